@@ -1,0 +1,62 @@
+# Rota Segura — every command a developer or CI needs. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON311 ?= $(shell for p in python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { command -v $$p; break; }; done)
+PYTHON310 ?= $(shell command -v python3.10 2>/dev/null || ls -d $(HOME)/.pyenv/versions/3.10*/bin/python3.10 /usr/local/bin/python3.10 2>/dev/null | tail -n1)
+
+VENV := .venv
+RASA_VENV := .venv-rasa
+PY := $(VENV)/bin/python
+APP_STAMP := $(VENV)/.installed
+RASA_STAMP := $(RASA_VENV)/.installed
+PIP_QUIET := --quiet --disable-pip-version-check
+
+.PHONY: help run test lint format content-check train eval bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(APP_STAMP): requirements/app.lock requirements/dev.lock pyproject.toml
+	@test -n "$(PYTHON311)" || { echo "Python >= 3.11 is needed for the gateway"; exit 1; }
+	$(PYTHON311) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP_QUIET) -r requirements/dev.lock
+	$(VENV)/bin/pip install $(PIP_QUIET) --no-deps -e .
+	@touch $@
+
+$(RASA_STAMP): rasa_project/requirements.lock
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 is needed for the Rasa engine (rasa 3.6)"; exit 1; }
+	$(PYTHON310) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/pip install $(PIP_QUIET) pip==24.0
+	$(RASA_VENV)/bin/pip install $(PIP_QUIET) --no-deps -r rasa_project/requirements.lock
+	@touch $@
+
+train: $(APP_STAMP) $(RASA_STAMP) ## train the Rasa model unless one matches the data
+	$(PY) -m tools.model train
+
+run: $(APP_STAMP) $(RASA_STAMP) train ## start the engine and the gateway on http://127.0.0.1:$${PORT:-8000}
+	$(PY) -m tools.run_local
+
+lint: $(APP_STAMP) ## ruff (lint + format check) and mypy --strict
+	$(VENV)/bin/ruff check bot handlers tests tools bench
+	$(VENV)/bin/ruff format --check bot handlers tests tools bench
+	$(VENV)/bin/mypy
+
+format: $(APP_STAMP) ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix bot handlers tests tools bench
+	$(VENV)/bin/ruff format bot handlers tests tools bench
+
+content-check: $(APP_STAMP) ## validate content/ (file:line messages, exit 1 on any error)
+	$(PY) -m bot.content.check
+
+test: lint content-check train ## the whole test suite (what CI runs)
+	$(PY) -m pytest
+
+eval: $(APP_STAMP) train ## accuracy on the labelled evaluation set, through the web API
+	$(PY) -m tools.eval
+
+bench: $(APP_STAMP) train ## benchmarks; writes docs/benchmarks.md
+	$(PY) -m bench.run
+
+clean: ## remove environments, models and local data
+	rm -rf $(VENV) $(RASA_VENV) rasa_project/models var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Rota Segura: the channel-neutral core (settings, storage, safety, handoff, content)."""

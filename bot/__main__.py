@@ -1,0 +1,55 @@
+"""Command line: `python -m bot serve|migrate|content-check`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from bot.settings import SettingsError, load_settings
+
+
+def configure_logging() -> None:
+    """Log our own events at INFO; libraries that would print URLs with tokens stay quiet."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for noisy in ("httpx", "httpcore", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one gateway command."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the gateway (web chat, NLG, channels)")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser("content-check", help="check content/ and print file:line problems")
+    args = parser.parse_args(argv)
+    configure_logging()
+
+    if args.command == "content-check":
+        from bot.content.check import main as check
+
+        return check([])
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        parser.exit(2, f"settings: {exc}\n")
+    if args.command == "migrate":
+        from bot.db.migrate import upgrade
+
+        upgrade(settings.database_url)
+        return 0
+    import uvicorn
+
+    from bot.app import create_app
+
+    uvicorn.run(
+        create_app(settings), host=args.host, port=args.port, access_log=False, log_level="info"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

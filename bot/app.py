@@ -1,0 +1,101 @@
+"""The gateway app: assembles settings, storage, content, engine, core and channels."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot import metrics
+from bot.content.store import ContentStore
+from bot.core import ConversationService
+from bot.db.migrate import upgrade
+from bot.db.session import make_engine, make_sessionmaker
+from bot.engine import RasaEngine
+from bot.language import LanguageDetector
+from bot.nlg import make_nlg_endpoint
+from bot.settings import PROJECT_ROOT, Settings, load_settings
+from handlers.demo import demo_page
+from handlers.web import web_routes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Components:
+    """The long-lived parts of a running gateway."""
+
+    settings: Settings
+    content: ContentStore
+    engine: RasaEngine
+    service: ConversationService
+
+
+def create_app(settings: Settings | None = None, migrate: bool = True) -> Starlette:
+    """Build the ASGI app; the database is migrated at start-up unless told not to."""
+    settings = settings or load_settings()
+    db_engine = make_engine(settings.database_url)
+    content = ContentStore(settings.content_dir)
+    rasa = RasaEngine(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds)
+    service = ConversationService(
+        settings, make_sessionmaker(db_engine), content, rasa, LanguageDetector()
+    )
+    parts = Components(settings, content, rasa, service)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        """Migrate on start; close connections on stop."""
+        if migrate:
+            upgrade(settings.database_url)
+        yield
+        await rasa.close()
+        await db_engine.dispose()
+
+    async def healthz(_request: Request) -> JSONResponse:
+        """The process serves."""
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> JSONResponse:
+        """Ready only with content loaded and the Rasa engine answering."""
+        if not parts.content.loaded:
+            return JSONResponse(
+                {"status": "not ready", "reason": "content has problems; run make content-check"},
+                status_code=503,
+            )
+        ok, reason = await parts.engine.ready()
+        if not ok:
+            return JSONResponse({"status": "not ready", "reason": reason}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def metrics_endpoint(_request: Request) -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    async def server_error(_request: Request, exc: Exception) -> JSONResponse:
+        """Never leak internals; the person's message was already stored."""
+        log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+        return JSONResponse({"error": "internal error; please try again"}, status_code=500)
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+            Route("/nlg", make_nlg_endpoint(settings, service), methods=["POST"]),
+            *web_routes(service),
+            Route("/", demo_page),
+            Mount("/static", StaticFiles(directory=PROJECT_ROOT / "handlers" / "static")),
+        ],
+        lifespan=lifespan,
+        exception_handlers={500: server_error},
+    )
+    app.state.components = parts
+    return app

@@ -1,0 +1,87 @@
+"""The live content: reloads on edit, keeps the last good version when an edit is broken."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from bot.content.loader import content_fingerprint, load_content
+from bot.content.model import ContentProblem, ContentSnapshot, Rendered
+
+log = logging.getLogger(__name__)
+
+
+class ContentNotLoaded(RuntimeError):
+    """No valid content has ever been loaded."""
+
+
+class ContentStore:
+    """Holds the current content snapshot and swaps it when the files change."""
+
+    def __init__(self, root: Path, check_interval: float = 0.5) -> None:
+        self.root = root
+        self._interval = check_interval
+        self._snapshot: ContentSnapshot | None = None
+        self._problems: list[ContentProblem] = []
+        self._seen_fingerprint = ""
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+        self.reload()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether some valid content is being served."""
+        return self._snapshot is not None
+
+    @property
+    def problems(self) -> list[ContentProblem]:
+        """Problems found by the last load attempt (empty when it was good)."""
+        return list(self._problems)
+
+    def reload(self) -> bool:
+        """Load content/ now; keep the last good snapshot if the new one has problems."""
+        with self._lock:
+            fingerprint = content_fingerprint(self.root)
+            snapshot, problems = load_content(self.root)
+            self._seen_fingerprint = fingerprint
+            self._checked_at = time.monotonic()
+            self._problems = problems
+            if snapshot is None:
+                for problem in problems:
+                    log.error(
+                        "content problem, keeping the last good content: %s",
+                        problem.format(self.root),
+                    )
+                return False
+            if self._snapshot is not None:
+                log.info("content reloaded (%d answers)", len(snapshot.answers))
+            self._snapshot = snapshot
+            return True
+
+    def current(self) -> ContentSnapshot:
+        """The snapshot to use now, reloading first if a file changed."""
+        now = time.monotonic()
+        if now - self._checked_at >= self._interval:
+            self._checked_at = now
+            if content_fingerprint(self.root) != self._seen_fingerprint:
+                self.reload()
+        if self._snapshot is None:
+            raise ContentNotLoaded("content/ has problems and nothing valid was loaded")
+        return self._snapshot
+
+    def render(self, topic: str, language: str, country: str | None = None) -> Rendered:
+        """The answer for a topic in a language (falling back as languages.yml says)."""
+        snapshot = self.current()
+        chosen = language
+        answer = snapshot.answers.get((topic, chosen))
+        while answer is None:
+            info = snapshot.languages.get(chosen)
+            fallback = info.fallback if info else None
+            chosen = fallback or "en"
+            answer = snapshot.answers.get((topic, chosen))
+            if answer is None and chosen == "en":
+                raise KeyError(f"no answer for topic {topic!r}")
+        text = answer.by_country.get(country, answer.text) if country else answer.text
+        return Rendered(topic=topic, language=chosen, text=text, buttons=answer.buttons)

@@ -1,0 +1,95 @@
+"""YAML loading that remembers the line of every key and list item, for editor messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, SequenceNode
+
+
+class LineDict(dict[Any, Any]):
+    """A dict that knows the line of each key (1-based) and of itself."""
+
+    line: int = 1
+    lines: dict[Any, int]
+
+
+class LineList(list[Any]):
+    """A list that knows the line of each item (1-based) and of itself."""
+
+    line: int = 1
+    lines: list[int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader building LineDict/LineList instead of dict/list."""
+
+
+def _mapping(loader: _LineLoader, node: MappingNode) -> LineDict:
+    """Construct a mapping, keeping key lines; duplicate keys are an error."""
+    loader.flatten_mapping(node)
+    result = LineDict()
+    result.line = node.start_mark.line + 1
+    result.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in result:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"the key {key!r} appears twice; keep one",
+                key_node.start_mark,
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _sequence(loader: _LineLoader, node: SequenceNode) -> LineList:
+    """Construct a sequence, keeping item lines."""
+    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+
+
+class YamlError(ValueError):
+    """A file is not valid YAML; carries the line for the editor."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def load_yaml(path: Path) -> Any:
+    """Load one YAML file with line information; raise YamlError with the line on bad syntax."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlError(1, "the file is not UTF-8 text; save it as UTF-8") from exc
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problem = exc.problem or str(exc)
+        raise YamlError(
+            line,
+            f"this is not valid YAML ({problem}); check the indentation and that text "
+            "with a colon is inside a `|` block or quotes",
+        ) from exc
+
+
+def line_of(container: Any, key: Any, default: int = 1) -> int:
+    """Best-known line of a key (dict) or index (list), or the container's own line."""
+    if isinstance(container, LineDict):
+        return container.lines.get(key, container.line)
+    if isinstance(container, LineList) and isinstance(key, int) and key < len(container.lines):
+        return container.lines[key]
+    return getattr(container, "line", default)

@@ -1,0 +1,474 @@
+"""The conversation router: every channel's messages pass through here and only here.
+
+Order of decisions for one message (safety first, so it works with Rasa down):
+
+1. store what the person sent (nothing a person sent is ever lost);
+2. choose the reply language (sticky; explicit switches win);
+3. distress / ask-for-a-person phrases → escalate, whatever the status;
+4. with a caseworker (queued/human) → keep for them, do not ask Rasa;
+5. button payloads and whole-message commands → their topic;
+6. otherwise Rasa picks the topic; an `emergency` or `human_handoff` topic escalates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import time
+import weakref
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import metrics
+from bot.content.loader import valid_payload
+from bot.content.model import Button, ContentSnapshot
+from bot.content.store import ContentStore
+from bot.db.models import Conversation, Message, Person, utcnow
+from bot.engine import EngineUnavailable, RasaEngine
+from bot.handoff import (
+    WITH_CASEWORKER,
+    Escalation,
+    Status,
+    Transition,
+    merge_escalation,
+    next_status,
+)
+from bot.language import LanguageDetector, named_language
+from bot.messages import InboundMessage, Outcome, Reply
+from bot.places import mentioned_country
+from bot.safety import SafetyKind, check_message
+from bot.settings import SUPPORTED_LANGUAGES, Settings
+from bot.text import fold
+from bot.topics import ESCALATING_TOPICS, INTENT_TOPICS
+
+log = logging.getLogger(__name__)
+
+# A message this short that names a language is a request to switch to it.
+MAX_WORDS_LANGUAGE_SWITCH = 5
+# The country each language's market most likely writes from, when none is named.
+MARKET_COUNTRY: dict[str, str | None] = {"pt": "MZ", "es": "MX", "en": None}
+
+
+@dataclass
+class _Plan:
+    """What to answer: topics in order, and any change to the conversation."""
+
+    topics: list[str] = field(default_factory=list)
+    escalation: Escalation | None = None
+    escalation_source: str = ""
+    engine_replies: list[Reply] = field(default_factory=list)
+    erase: bool = False
+
+
+def pseudonymous_id(secret_key: str, channel: str, channel_user_id: str) -> str:
+    """HMAC-SHA256 of channel and channel user id: the only id we keep for a person."""
+    message = f"{channel}:{channel_user_id}".encode()
+    return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def engine_text(text: str) -> str:
+    """Text safe to hand to Rasa: a leading `/` would be read as an intent, so drop it."""
+    return text.strip().lstrip("/").strip()
+
+
+class ConversationService:
+    """Handles inbound messages for every channel and reads back what was sent."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        content: ContentStore,
+        engine: RasaEngine,
+        detector: LanguageDetector,
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._content = content
+        self._engine = engine
+        self._detector = detector
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def person_id(self, channel: str, channel_user_id: str) -> str:
+        """The pseudonymous id of a channel user."""
+        return pseudonymous_id(self._settings.secret_key, channel, channel_user_id)
+
+    def _lock(self, person_id: str) -> asyncio.Lock:
+        """One lock per person, so one person's messages are handled in order."""
+        lock = self._locks.get(person_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[person_id] = lock
+        return lock
+
+    async def handle(self, inbound: InboundMessage) -> Outcome:
+        """Store, decide and answer one inbound message."""
+        started = time.perf_counter()
+        person_id = self.person_id(inbound.channel, inbound.channel_user_id)
+        async with self._lock(person_id):
+            outcome = await self._handle_locked(person_id, inbound)
+        metrics.HANDLE_SECONDS.labels(inbound.channel).observe(time.perf_counter() - started)
+        return outcome
+
+    async def _handle_locked(self, person_id: str, inbound: InboundMessage) -> Outcome:
+        """The body of `handle`, run while holding the person's lock."""
+        snapshot = self._content.current()
+        async with self._sessions() as session:
+            conversation, is_new = await self._conversation(session, person_id, inbound)
+            switched = self._apply_language(conversation, inbound, snapshot, is_new)
+            self._apply_country(conversation, inbound, snapshot)
+            now = utcnow()
+            conversation.last_inbound_at = now
+            if conversation.status == Status.CLOSED:
+                conversation.status = next_status(Status.CLOSED, Transition.REOPEN)
+            session.add(
+                Message(
+                    conversation_id=conversation.id,
+                    direction="in",
+                    author="person",
+                    text=inbound.text,
+                    payload=inbound.payload,
+                    language=conversation.language,
+                    created_at=now,
+                )
+            )
+            await session.commit()
+            metrics.MESSAGES.labels(inbound.channel, "in").inc()
+
+            plan = await self._plan(conversation, inbound, snapshot, switched)
+            if plan.erase:
+                return await self._erase(session, conversation, person_id)
+            if plan.escalation is not None:
+                self._escalate(conversation, plan.escalation, plan.escalation_source)
+            if is_new and plan.topics[:1] != ["emergency"] and plan.escalation is None:
+                plan.topics.append("privacy_notice")
+            replies = plan.engine_replies + [
+                self._render(topic, conversation) for topic in plan.topics
+            ]
+            stored = await self._store_replies(session, conversation, replies)
+            await session.commit()
+            return Outcome(
+                conversation_id=conversation.id,
+                status=conversation.status,
+                escalation=conversation.escalation,
+                language=conversation.language,
+                replies=stored,
+            )
+
+    async def _conversation(
+        self, session: AsyncSession, person_id: str, inbound: InboundMessage
+    ) -> tuple[Conversation, bool]:
+        """Load the person's conversation, creating person and conversation if new."""
+        conversation = await session.scalar(
+            select(Conversation).where(Conversation.person_id == person_id)
+        )
+        if conversation is not None:
+            return conversation, False
+        language = self._settings.default_language
+        if inbound.text is not None:
+            language = self._detector.choose(inbound.text, None, language)
+        person = Person(id=person_id, channel=inbound.channel)
+        conversation = Conversation(
+            person_id=person_id, channel=inbound.channel, status=Status.BOT, language=language
+        )
+        session.add_all([person, conversation])
+        try:
+            await session.flush()
+        except IntegrityError:
+            # Another worker created this person a moment ago: use theirs.
+            await session.rollback()
+            existing = await session.scalar(
+                select(Conversation).where(Conversation.person_id == person_id)
+            )
+            if existing is None:
+                raise
+            return existing, False
+        return conversation, True
+
+    def _apply_language(
+        self,
+        conversation: Conversation,
+        inbound: InboundMessage,
+        snapshot: ContentSnapshot,
+        is_new: bool,
+    ) -> bool:
+        """Set the conversation language; True when the person explicitly switched."""
+        payload = inbound.payload or ""
+        if payload.startswith("lang:") and payload[5:] in SUPPORTED_LANGUAGES:
+            conversation.language = payload[5:]
+            return True
+        if inbound.text is None:
+            return False
+        names = {
+            code: (*info.names, info.name)
+            for code, info in snapshot.languages.items()
+            if code in SUPPORTED_LANGUAGES
+        }
+        if len(fold(inbound.text).split()) <= MAX_WORDS_LANGUAGE_SWITCH:
+            named = named_language(inbound.text, names)
+            if named is not None:
+                conversation.language = named
+                return True
+        if not is_new:
+            conversation.language = self._detector.choose(
+                inbound.text, conversation.language, self._settings.default_language
+            )
+        return False
+
+    def _apply_country(
+        self, conversation: Conversation, inbound: InboundMessage, snapshot: ContentSnapshot
+    ) -> None:
+        """Remember the country a person names (or picks with a button)."""
+        payload = inbound.payload or ""
+        if payload.startswith("country:") and payload[8:] in snapshot.country_names:
+            conversation.country = payload[8:]
+        elif inbound.text is not None:
+            country = mentioned_country(inbound.text, snapshot.country_names)
+            if country is not None:
+                conversation.country = country
+
+    async def _plan(
+        self,
+        conversation: Conversation,
+        inbound: InboundMessage,
+        snapshot: ContentSnapshot,
+        switched: bool,
+    ) -> _Plan:
+        """Decide the reply topics and any escalation for this message."""
+        plan = _Plan()
+        if inbound.text is not None:
+            hit = check_message(inbound.text, snapshot.distress, snapshot.request_human)
+            if hit is not None:
+                reason = (
+                    Escalation.DISTRESS if hit.kind is SafetyKind.DISTRESS else Escalation.REQUEST
+                )
+                return self._escalation_plan(conversation, reason, "phrase")
+        if conversation.status in WITH_CASEWORKER:
+            plan.topics = self._waiting_topics(conversation)
+            return plan
+        if switched:
+            plan.topics = ["language_set"]
+            return plan
+        if inbound.payload is not None:
+            return await self._payload_plan(conversation, inbound.payload, snapshot)
+        assert inbound.text is not None
+        command = snapshot.commands.get(fold(inbound.text))
+        if command is not None:
+            if command in ESCALATING_TOPICS:
+                return self._escalation_plan(
+                    conversation, Escalation(ESCALATING_TOPICS[command]), "command"
+                )
+            plan.topics = [command]
+            return plan
+        return await self._engine_plan(conversation, engine_text(inbound.text))
+
+    def _escalation_plan(
+        self, conversation: Conversation, reason: Escalation, source: str
+    ) -> _Plan:
+        """Escalate (or upgrade) and answer with the matching topic."""
+        current = Escalation(conversation.escalation) if conversation.escalation else None
+        already = conversation.status in WITH_CASEWORKER
+        if already and merge_escalation(current, reason) == current:
+            return _Plan(topics=self._waiting_topics(conversation))
+        topic = "emergency" if reason is Escalation.DISTRESS else "human_handoff"
+        return _Plan(topics=[topic], escalation=reason, escalation_source=source)
+
+    def _waiting_topics(self, conversation: Conversation) -> list[str]:
+        """While queued, acknowledge now and then; while with a caseworker, stay quiet."""
+        if conversation.status != Status.QUEUED:
+            return []
+        now = utcnow()
+        interval = dt.timedelta(minutes=self._settings.waiting_ack_minutes)
+        if conversation.waiting_ack_at is None or now - conversation.waiting_ack_at >= interval:
+            conversation.waiting_ack_at = now
+            return ["waiting"]
+        return []
+
+    async def _payload_plan(
+        self, conversation: Conversation, payload: str, snapshot: ContentSnapshot
+    ) -> _Plan:
+        """A button press: its topic, a deletion step, or a country choice."""
+        if not valid_payload(payload, snapshot.country_names):
+            return _Plan(topics=["fallback"])
+        if payload == "delete:confirm":
+            return _Plan(erase=True)
+        if payload == "delete:cancel":
+            return _Plan(topics=["delete_cancelled"])
+        if payload.startswith("country:"):
+            return _Plan(topics=["destination_info"])
+        if payload in ESCALATING_TOPICS:
+            return self._escalation_plan(
+                conversation, Escalation(ESCALATING_TOPICS[payload]), "button"
+            )
+        if payload in INTENT_TOPICS:
+            # Keep Rasa's dialogue state in step: tell it the intent the button stands for.
+            return await self._engine_plan(conversation, f"/{payload}")
+        return _Plan(topics=[payload])
+
+    async def _engine_plan(self, conversation: Conversation, text: str) -> _Plan:
+        """Ask Rasa; its reply topics may escalate."""
+        if not text:
+            return _Plan(topics=["fallback"])
+        try:
+            engine_replies = await self._engine.send(
+                conversation.id, text, self._render_context(conversation)
+            )
+        except EngineUnavailable:
+            metrics.ENGINE_ERRORS.inc()
+            return _Plan(topics=["unavailable"])
+        plan = _Plan()
+        for reply in engine_replies:
+            if reply.topic in ESCALATING_TOPICS:
+                escalated = self._escalation_plan(
+                    conversation, Escalation(ESCALATING_TOPICS[reply.topic]), "engine"
+                )
+                plan.escalation = escalated.escalation
+                plan.escalation_source = escalated.escalation_source
+                plan.topics.extend(escalated.topics)
+                continue
+            plan.engine_replies.append(
+                Reply(
+                    id=None,
+                    text=reply.text,
+                    topic=reply.topic,
+                    language=reply.language or conversation.language,
+                    buttons=tuple(
+                        Button(str(b.get("title", "")), str(b.get("payload", "")))
+                        for b in reply.buttons
+                    ),
+                )
+            )
+        if not plan.engine_replies and not plan.topics:
+            plan.topics = ["fallback"]
+        return plan
+
+    def _render_context(self, conversation: Conversation) -> dict[str, str | None]:
+        """What the NLG endpoint needs to render for this conversation."""
+        return {"language": conversation.language, "country": self._country(conversation)}
+
+    def _country(self, conversation: Conversation) -> str | None:
+        """The person's likely country: named by them, else their language's main market."""
+        return conversation.country or MARKET_COUNTRY.get(conversation.language)
+
+    def _render(self, topic: str, conversation: Conversation) -> Reply:
+        """Render a core topic in the conversation's language."""
+        rendered = self._content.render(topic, conversation.language, self._country(conversation))
+        return Reply(
+            id=None,
+            text=rendered.text,
+            topic=rendered.topic,
+            language=rendered.language,
+            buttons=rendered.buttons,
+        )
+
+    def _escalate(self, conversation: Conversation, reason: Escalation, source: str) -> None:
+        """Move the conversation to the caseworker queue with its reason."""
+        current = Escalation(conversation.escalation) if conversation.escalation else None
+        conversation.status = next_status(Status(conversation.status), Transition.ESCALATE)
+        conversation.escalation = merge_escalation(current, reason)
+        conversation.escalated_at = conversation.escalated_at or utcnow()
+        conversation.waiting_ack_at = utcnow()
+        metrics.ESCALATIONS.labels(reason.value, source).inc()
+        log.info("conversation %s escalated (%s, by %s)", conversation.id, reason.value, source)
+
+    async def _store_replies(
+        self, session: AsyncSession, conversation: Conversation, replies: list[Reply]
+    ) -> list[Reply]:
+        """Store outgoing replies and return them with their ids."""
+        rows = [
+            Message(
+                conversation_id=conversation.id,
+                direction="out",
+                author="bot",
+                text=reply.text,
+                topic=reply.topic,
+                language=reply.language,
+                buttons=[{"title": b.title, "payload": b.payload} for b in reply.buttons] or None,
+                created_at=utcnow(),
+            )
+            for reply in replies
+        ]
+        session.add_all(rows)
+        await session.flush()
+        metrics.MESSAGES.labels(conversation.channel, "out").inc(len(rows))
+        return [
+            Reply(
+                id=row.id,
+                text=reply.text,
+                topic=reply.topic,
+                language=reply.language,
+                buttons=reply.buttons,
+                created_at=row.created_at,
+            )
+            for row, reply in zip(rows, replies, strict=True)
+        ]
+
+    async def _erase(
+        self, session: AsyncSession, conversation: Conversation, person_id: str
+    ) -> Outcome:
+        """Delete the person, their conversation and every message; confirm unsaved."""
+        language = conversation.language
+        reply = self._render("delete_done", conversation)
+        person = await session.get(Person, person_id)
+        if person is not None:
+            await session.delete(person)
+        await session.commit()
+        log.info("conversation %s erased at the person's request", conversation.id)
+        return Outcome(
+            conversation_id=conversation.id,
+            status=Status.CLOSED,
+            escalation=None,
+            language=language,
+            replies=[reply],
+        )
+
+    async def messages_after(
+        self, channel: str, channel_user_id: str, after_id: int
+    ) -> tuple[Conversation | None, list[Reply]]:
+        """Messages sent to a person after a given message id (caseworker replies arrive so)."""
+        person_id = self.person_id(channel, channel_user_id)
+        async with self._sessions() as session:
+            conversation = await session.scalar(
+                select(Conversation).where(Conversation.person_id == person_id)
+            )
+            if conversation is None:
+                return None, []
+            rows = await session.scalars(
+                select(Message)
+                .where(
+                    Message.conversation_id == conversation.id,
+                    Message.direction == "out",
+                    Message.id > after_id,
+                )
+                .order_by(Message.id)
+                .limit(200)
+            )
+            return conversation, [
+                Reply(
+                    id=row.id,
+                    text=row.text or "",
+                    topic=row.topic,
+                    language=row.language or conversation.language,
+                    buttons=tuple(Button(b["title"], b["payload"]) for b in row.buttons or []),
+                    author=row.author,
+                    created_at=row.created_at,
+                )
+                for row in rows
+            ]
+
+    async def render_for_engine(self, topic: str, language: str, country: str | None) -> Reply:
+        """Render a topic Rasa asked for (the NLG endpoint)."""
+        rendered = self._content.render(topic, language, country)
+        return Reply(
+            id=None,
+            text=rendered.text,
+            topic=rendered.topic,
+            language=rendered.language,
+            buttons=rendered.buttons,
+        )

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2.x models, sessions and Alembic migrations."""

@@ -1,0 +1,64 @@
+"""The neutral message types every channel adapter speaks with the core."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from bot.content.model import Button
+
+MAX_TEXT_LENGTH = 4096
+MAX_USER_ID_LENGTH = 128
+MAX_PAYLOAD_LENGTH = 64
+
+
+class InboundError(ValueError):
+    """An inbound message is malformed; the text says what is wrong."""
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """What a person sent, on any channel: text typed, or a button's payload."""
+
+    channel: str
+    channel_user_id: str
+    text: str | None = None
+    payload: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a message the core cannot handle, naming the problem."""
+        if not self.channel_user_id or len(self.channel_user_id) > MAX_USER_ID_LENGTH:
+            raise InboundError(f"user_id must be 1-{MAX_USER_ID_LENGTH} characters")
+        if (self.text is None) == (self.payload is None):
+            raise InboundError("send exactly one of text or payload")
+        if self.text is not None:
+            if not self.text.strip():
+                raise InboundError("text is empty")
+            if len(self.text) > MAX_TEXT_LENGTH:
+                raise InboundError(f"text is longer than {MAX_TEXT_LENGTH} characters")
+        if self.payload is not None and not (0 < len(self.payload) <= MAX_PAYLOAD_LENGTH):
+            raise InboundError(f"payload must be 1-{MAX_PAYLOAD_LENGTH} characters")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message sent to the person, as stored (id) and as channels show it."""
+
+    id: int | None
+    text: str
+    topic: str | None
+    language: str
+    buttons: tuple[Button, ...] = ()
+    author: str = "bot"
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the core did with one inbound message."""
+
+    conversation_id: str
+    status: str
+    escalation: str | None
+    language: str
+    replies: list[Reply] = field(default_factory=list)

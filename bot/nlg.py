@@ -1,0 +1,71 @@
+"""The NLG endpoint Rasa calls for every reply: renders the topic from content/.
+
+Rasa sends `{"response": "utter_<topic>", "tracker": {...}}`; we answer with
+`{"custom": {"topic", "language", "text", "buttons"}}` so the gateway receives
+the topic id with the words (see bot/engine.py).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from bot.core import ConversationService
+from bot.settings import SUPPORTED_LANGUAGES, Settings
+from bot.topics import topic_for_response
+
+log = logging.getLogger(__name__)
+
+
+def _render_context(tracker: dict[str, Any], default_language: str) -> tuple[str, str | None]:
+    """Language and country the gateway attached to the newest user message."""
+    metadata: dict[str, Any] = {}
+    for event in reversed(tracker.get("events") or []):
+        if isinstance(event, dict) and event.get("event") == "user":
+            metadata = event.get("metadata") or {}
+            break
+    language = metadata.get("language")
+    if language not in SUPPORTED_LANGUAGES:
+        language = default_language
+    country = metadata.get("country")
+    return str(language), str(country) if isinstance(country, str) else None
+
+
+def make_nlg_endpoint(settings: Settings, service: ConversationService) -> Any:
+    """Build the Starlette endpoint, bound to the shared engine token."""
+    expected = settings.rasa_token.encode()
+
+    async def nlg(request: Request) -> JSONResponse:
+        """Render the response Rasa asks for."""
+        supplied = request.query_params.get("token", "").encode()
+        if not hmac.compare_digest(supplied, expected):
+            return JSONResponse({"error": "missing or wrong token"}, status_code=401)
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "body is not JSON"}, status_code=400)
+        if not isinstance(body, dict) or not isinstance(body.get("response"), str):
+            return JSONResponse({"error": "`response` is required"}, status_code=400)
+        topic = topic_for_response(body["response"])
+        if topic is None:
+            log.error("rasa asked for an unknown response; answering with fallback")
+            topic = "fallback"
+        tracker = body.get("tracker") if isinstance(body.get("tracker"), dict) else {}
+        language, country = _render_context(tracker or {}, settings.default_language)
+        reply = await service.render_for_engine(topic, language, country)
+        return JSONResponse(
+            {
+                "custom": {
+                    "topic": reply.topic,
+                    "language": reply.language,
+                    "text": reply.text,
+                    "buttons": [{"title": b.title, "payload": b.payload} for b in reply.buttons],
+                }
+            }
+        )
+
+    return nlg

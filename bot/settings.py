@@ -1,0 +1,125 @@
+"""Typed settings, read once from the environment (and `.env`), failing fast on a missing secret."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "pt", "es")
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message names it and the fix."""
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse KEY=VALUE lines of a .env file (comments and blank lines ignored)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip().removeprefix("export ").strip()] = value
+    return values
+
+
+def _async_database_url(url: str) -> str:
+    """Choose the async driver for a SQLite or PostgreSQL URL."""
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the gateway reads; built by `load_settings`."""
+
+    secret_key: str
+    rasa_token: str
+    database_url: str
+    rasa_url: str
+    content_dir: Path
+    redis_url: str | None = None
+    public_url: str | None = None
+    telegram_bot_token: str | None = None
+    telegram_webhook_secret: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_whatsapp_from: str | None = None
+    default_language: str = "en"
+    rasa_timeout_seconds: float = 10.0
+    waiting_ack_minutes: int = 10
+
+    @property
+    def telegram_enabled(self) -> bool:
+        """Telegram is on only when both its token and webhook secret are set."""
+        return bool(self.telegram_bot_token and self.telegram_webhook_secret)
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        """WhatsApp is on only when all Twilio settings are present."""
+        return bool(
+            self.twilio_account_sid and self.twilio_auth_token and self.twilio_whatsapp_from
+        )
+
+
+def _required_secret(env: Mapping[str, str], name: str, hint: str) -> str:
+    """Return a secret of at least 16 characters or raise naming the variable."""
+    value = env.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name} is not set. {hint}")
+    if len(value) < 16:
+        raise SettingsError(f"{name} is too short (at least 16 characters). {hint}")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from the environment, then `.env`; raise SettingsError on a bad one."""
+    file_values = read_env_file(PROJECT_ROOT / ".env") if environ is None else {}
+    env: dict[str, str] = {**file_values, **(os.environ if environ is None else environ)}
+    hint = "`make run` writes one to .env; in production set it in the environment."
+
+    def optional(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    default_db = f"sqlite:///{PROJECT_ROOT / 'var' / 'rota.db'}"
+    language = env.get("DEFAULT_LANGUAGE", "en").strip() or "en"
+    if language not in SUPPORTED_LANGUAGES:
+        raise SettingsError(
+            f"DEFAULT_LANGUAGE={language!r} is not one of {', '.join(SUPPORTED_LANGUAGES)}."
+        )
+    try:
+        timeout = float(env.get("RASA_TIMEOUT_SECONDS", "10"))
+        waiting_ack = int(env.get("WAITING_ACK_MINUTES", "10"))
+    except ValueError as exc:
+        raise SettingsError(f"A numeric setting is not a number: {exc}") from exc
+    return Settings(
+        secret_key=_required_secret(env, "SECRET_KEY", hint),
+        rasa_token=_required_secret(env, "RASA_TOKEN", hint),
+        database_url=_async_database_url(optional("DATABASE_URL") or default_db),
+        rasa_url=(optional("RASA_URL") or "http://127.0.0.1:5005").rstrip("/"),
+        content_dir=Path(optional("CONTENT_DIR") or PROJECT_ROOT / "content"),
+        redis_url=optional("REDIS_URL"),
+        public_url=optional("PUBLIC_URL"),
+        telegram_bot_token=optional("TELEGRAM_BOT_TOKEN"),
+        telegram_webhook_secret=optional("TELEGRAM_WEBHOOK_SECRET"),
+        twilio_account_sid=optional("TWILIO_ACCOUNT_SID"),
+        twilio_auth_token=optional("TWILIO_AUTH_TOKEN"),
+        twilio_whatsapp_from=optional("TWILIO_WHATSAPP_FROM"),
+        default_language=language,
+        rasa_timeout_seconds=timeout,
+        waiting_ack_minutes=waiting_ack,
+    )

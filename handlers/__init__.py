@@ -1,0 +1,1 @@
+"""Channel adapters: verify, translate, send; every decision is the core's."""

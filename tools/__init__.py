@@ -1,0 +1,1 @@
+"""Developer tools run by make (model cache, local runner, evaluation)."""

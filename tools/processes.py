@@ -1,0 +1,110 @@
+"""How to start the Rasa engine and the gateway as processes (shared by make run and tests)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
+
+from tools.model import RASA_BIN, RASA_DIR, ROOT
+
+ENV_FILE = ROOT / ".env"
+GENERATED_SECRETS = ("SECRET_KEY", "RASA_TOKEN")
+
+
+def ensure_local_secrets(env_file: Path = ENV_FILE) -> None:
+    """Write random SECRET_KEY and RASA_TOKEN into .env if it lacks them (local runs only)."""
+    existing = env_file.read_text(encoding="utf-8") if env_file.exists() else ""
+    keys = {line.split("=", 1)[0].strip() for line in existing.splitlines() if "=" in line}
+    missing = [name for name in GENERATED_SECRETS if name not in keys and name not in os.environ]
+    if not missing:
+        return
+    lines = [f"{name}={secrets.token_urlsafe(32)}" for name in missing]
+    prefix = "" if not existing or existing.endswith("\n") else "\n"
+    header = "" if existing else "# Local secrets written by `make run`; never commit this file.\n"
+    env_file.write_text(existing + prefix + header + "\n".join(lines) + "\n", encoding="utf-8")
+    env_file.chmod(0o600)
+    print(f"wrote {', '.join(missing)} to {env_file.name}")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_rasa(
+    model: Path, port: int, token: str, nlg_url: str, log_file: Path
+) -> subprocess.Popen[bytes]:
+    """Start the Rasa server on 127.0.0.1 behind the token, rendering through our NLG."""
+    env = {
+        **os.environ,
+        "RASA_TOKEN": token,
+        "ROTA_NLG_URL": nlg_url,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "PYTHONWARNINGS": "ignore",
+    }
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as out:
+        return subprocess.Popen(
+            [
+                str(RASA_BIN),
+                "run",
+                "--enable-api",
+                "--auth-token",
+                token,
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--model",
+                str(model),
+                "--credentials",
+                "credentials.yml",
+                "--endpoints",
+                "endpoints.yml",
+            ],
+            cwd=RASA_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def start_gateway(
+    port: int, env: dict[str, str], log_file: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start the gateway (python -m bot serve) with the given environment."""
+    out = log_file.open("ab") if log_file else None
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+    )
+
+
+def wait_for(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll a URL until it answers 200; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {process.returncode}")
+        try:
+            with urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f} s")
