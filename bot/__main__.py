@@ -6,14 +6,14 @@ import argparse
 import logging
 import os
 
+from bot.logs import quiet_libraries
 from bot.settings import SettingsError, load_settings
 
 
 def configure_logging() -> None:
     """Log our own events at INFO; libraries that would print URLs with tokens stay quiet."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for noisy in ("httpx", "httpcore", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries()
 
 
 def main(argv: list[str] | None = None) -> int:

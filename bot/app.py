@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,7 +21,8 @@ from bot.core import ConversationService
 from bot.db.migrate import upgrade
 from bot.db.session import make_engine, make_sessionmaker
 from bot.engine import RasaEngine
-from bot.language import LanguageDetector
+from bot.language import LanguageDetector, load_chat_samples
+from bot.logs import quiet_libraries
 from bot.nlg import make_nlg_endpoint
 from bot.settings import PROJECT_ROOT, Settings, load_settings
 from handlers.demo import demo_page
@@ -39,14 +41,29 @@ class Components:
     service: ConversationService
 
 
-def create_app(settings: Settings | None = None, migrate: bool = True) -> Starlette:
-    """Build the ASGI app; the database is migrated at start-up unless told not to."""
+def create_app(
+    settings: Settings | None = None,
+    migrate: bool = True,
+    engine_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """Build the ASGI app; the database is migrated at start-up unless told not to.
+
+    `engine_transport` replaces the HTTP transport to Rasa (tests fake Rasa there,
+    at the process edge).
+    """
     settings = settings or load_settings()
+    quiet_libraries()
     db_engine = make_engine(settings.database_url)
     content = ContentStore(settings.content_dir)
-    rasa = RasaEngine(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds)
+    rasa = RasaEngine(
+        settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds, engine_transport
+    )
     service = ConversationService(
-        settings, make_sessionmaker(db_engine), content, rasa, LanguageDetector()
+        settings,
+        make_sessionmaker(db_engine),
+        content,
+        rasa,
+        LanguageDetector(samples=load_chat_samples(PROJECT_ROOT / "rasa_project" / "data" / "nlu")),
     )
     parts = Components(settings, content, rasa, service)
 

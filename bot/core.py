@@ -323,6 +323,11 @@ class ConversationService:
             metrics.ENGINE_ERRORS.inc()
             return _Plan(topics=["unavailable"])
         plan = _Plan()
+        threshold = self._settings.distress_model_threshold
+        if any(r.distress_score >= threshold for r in engine_replies):
+            # Recall first: a message the model finds likely distress escalates even
+            # when another intent scored higher.
+            return self._escalation_plan(conversation, Escalation.DISTRESS, "engine")
         for reply in engine_replies:
             if reply.topic in ESCALATING_TOPICS:
                 escalated = self._escalation_plan(
@@ -373,7 +378,6 @@ class ConversationService:
         conversation.status = next_status(Status(conversation.status), Transition.ESCALATE)
         conversation.escalation = merge_escalation(current, reason)
         conversation.escalated_at = conversation.escalated_at or utcnow()
-        conversation.waiting_ack_at = utcnow()
         metrics.ESCALATIONS.labels(reason.value, source).inc()
         log.info("conversation %s escalated (%s, by %s)", conversation.id, reason.value, source)
 

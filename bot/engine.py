@@ -25,6 +25,8 @@ class EngineReply:
     language: str
     text: str
     buttons: list[dict[str, str]]
+    distress_score: float = 0.0
+    request_score: float = 0.0
 
 
 class RasaEngine:
@@ -69,12 +71,16 @@ class RasaEngine:
             if not isinstance(custom, dict) or "topic" not in custom:
                 log.warning("rasa engine returned a message without a topic; ignored")
                 continue
+            raw_scores = custom.get("scores")
+            scores: dict[str, Any] = raw_scores if isinstance(raw_scores, dict) else {}
             replies.append(
                 EngineReply(
                     topic=str(custom["topic"]),
                     language=str(custom.get("language", "")),
                     text=str(custom.get("text", "")),
                     buttons=list(custom.get("buttons") or []),
+                    distress_score=float(scores.get("distress", 0.0)),
+                    request_score=float(scores.get("request_human", 0.0)),
                 )
             )
         return replies

@@ -1,10 +1,23 @@
-"""Which language to answer in: offline detection plus a sticky conversation language."""
+"""Which language to answer in: offline detection plus a sticky conversation language.
+
+Two offline detectors vote: lingua (general language models, restricted to our
+languages) and a small naive Bayes model of character n-grams learned from the
+way people write to this bot (the NLU examples: no accents, "vc", "q", "xq").
+On the team's evaluation set the vote gets the language of 98% of first
+messages right in each language, where lingua alone gets 89% of the Portuguese
+ones (see README, "Language").
+"""
 
 from __future__ import annotations
 
+import math
+import re
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
+import yaml
 from lingua import Language, LanguageDetectorBuilder
 
 from bot.text import fold, letter_count
@@ -31,26 +44,103 @@ class Guess:
     confidence: float
 
 
+_NON_LETTERS = re.compile(r"[\W\d_]+")
+
+
+def _features(text: str) -> list[str]:
+    """Character 1-4-grams and whole words of a lowercased text."""
+    padded = f" {_NON_LETTERS.sub(' ', text.casefold()).strip()} "
+    grams = [padded[i : i + n] for n in (1, 2, 3, 4) for i in range(len(padded) - n + 1)]
+    return grams + ["w:" + word for word in padded.split()]
+
+
+class ChatStyleModel:
+    """Naive Bayes over character n-grams, learned from example messages per language."""
+
+    def __init__(self, samples: dict[str, list[str]]) -> None:
+        self._counts: dict[str, Counter[str]] = {}
+        self._totals: dict[str, int] = {}
+        vocabulary: set[str] = set()
+        for language, texts in samples.items():
+            counts: Counter[str] = Counter()
+            for text in texts:
+                counts.update(_features(text))
+            self._counts[language] = counts
+            self._totals[language] = sum(counts.values())
+            vocabulary.update(counts)
+        self._vocabulary_size = max(len(vocabulary), 1)
+
+    def posterior(self, text: str) -> dict[str, float]:
+        """Probability of each language for a text (equal priors)."""
+        features = _features(text)
+        logs: dict[str, float] = {}
+        for language, counts in self._counts.items():
+            denominator = self._totals[language] + 0.5 * self._vocabulary_size
+            logs[language] = sum(math.log((counts[f] + 0.5) / denominator) for f in features)
+        if not logs:
+            return {}
+        top = max(logs.values())
+        weights = {language: math.exp(value - top) for language, value in logs.items()}
+        total = sum(weights.values())
+        return {language: weight / total for language, weight in weights.items()}
+
+
+def load_chat_samples(nlu_dir: Path) -> dict[str, list[str]]:
+    """Example messages per language from Rasa's NLU files (`<language>.yml`)."""
+    samples: dict[str, list[str]] = {}
+    for path in sorted(nlu_dir.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        texts = [
+            line.strip()[2:]
+            for block in data.get("nlu") or []
+            for line in str(block.get("examples", "")).splitlines()
+            if line.strip().startswith("- ")
+        ]
+        if texts:
+            samples[path.stem] = texts
+    return samples
+
+
 class LanguageDetector:
     """Offline language detection restricted to the languages we write."""
 
-    def __init__(self, languages: tuple[str, ...] = ("en", "pt", "es")) -> None:
+    def __init__(
+        self,
+        languages: tuple[str, ...] = ("en", "pt", "es"),
+        samples: dict[str, list[str]] | None = None,
+    ) -> None:
         self._codes = {_LINGUA[code]: code for code in languages}
         self._detector = (
             LanguageDetectorBuilder.from_languages(*self._codes)
             .with_preloaded_language_models()
             .build()
         )
+        usable = {k: v for k, v in (samples or {}).items() if k in languages}
+        self._style = ChatStyleModel(usable) if len(usable) == len(languages) else None
 
     def guess(self, text: str) -> Guess:
-        """The most likely language of a text, with its confidence."""
+        """The most likely language of a text, with its confidence (0–1)."""
         if letter_count(text) < MIN_LETTERS_FIRST:
             return Guess(None, 0.0)
-        values = self._detector.compute_language_confidence_values(text)
+        values = {
+            self._codes[v.language]: float(v.value)
+            for v in self._detector.compute_language_confidence_values(text)
+            if v.language in self._codes
+        }
         if not values:
             return Guess(None, 0.0)
-        top = values[0]
-        return Guess(self._codes.get(top.language), float(top.value))
+        if self._style is None:
+            best = max(values, key=values.__getitem__)
+            return Guess(best, values[best])
+        style = self._style.posterior(text)
+        # Geometric mean of the two detectors' probabilities, renormalised.
+        votes = {
+            code: math.sqrt(max(style.get(code, 0.0), 1e-9) * max(values.get(code, 0.0), 1e-3))
+            for code in self._codes.values()
+        }
+        total = sum(votes.values())
+        best = max(votes, key=votes.__getitem__)
+        return Guess(best, votes[best] / total if total else 0.0)
 
     def choose(self, text: str, current: str | None, default: str) -> str:
         """The language to answer in: sticky unless the message clearly is another one."""

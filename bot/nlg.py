@@ -35,6 +35,16 @@ def _render_context(tracker: dict[str, Any], default_language: str) -> tuple[str
     return str(language), str(country) if isinstance(country, str) else None
 
 
+def _nlu_scores(tracker: dict[str, Any]) -> dict[str, float]:
+    """How likely the newest message is distress or a request for a person, per the model."""
+    latest = tracker.get("latest_message") or {}
+    scores = {"distress": 0.0, "request_human": 0.0}
+    for entry in latest.get("intent_ranking") or []:
+        if isinstance(entry, dict) and entry.get("name") in scores:
+            scores[str(entry["name"])] = float(entry.get("confidence") or 0.0)
+    return scores
+
+
 def make_nlg_endpoint(settings: Settings, service: ConversationService) -> Any:
     """Build the Starlette endpoint, bound to the shared engine token."""
     expected = settings.rasa_token.encode()
@@ -64,6 +74,7 @@ def make_nlg_endpoint(settings: Settings, service: ConversationService) -> Any:
                     "language": reply.language,
                     "text": reply.text,
                     "buttons": [{"title": b.title, "payload": b.payload} for b in reply.buttons],
+                    "scores": _nlu_scores(tracker or {}),
                 }
             }
         )

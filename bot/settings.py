@@ -61,6 +61,7 @@ class Settings:
     default_language: str = "en"
     rasa_timeout_seconds: float = 10.0
     waiting_ack_minutes: int = 10
+    distress_model_threshold: float = 0.30
 
     @property
     def telegram_enabled(self) -> bool:
@@ -104,6 +105,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     try:
         timeout = float(env.get("RASA_TIMEOUT_SECONDS", "10"))
         waiting_ack = int(env.get("WAITING_ACK_MINUTES", "10"))
+        distress_threshold = float(env.get("DISTRESS_MODEL_THRESHOLD", "0.30"))
     except ValueError as exc:
         raise SettingsError(f"A numeric setting is not a number: {exc}") from exc
     return Settings(
@@ -122,4 +124,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         default_language=language,
         rasa_timeout_seconds=timeout,
         waiting_ack_minutes=waiting_ack,
+        distress_model_threshold=distress_threshold,
     )
