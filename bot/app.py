@@ -21,7 +21,7 @@ from bot.core import ConversationService
 from bot.db.migrate import upgrade
 from bot.db.session import make_engine, make_sessionmaker
 from bot.engine import RasaEngine
-from bot.language import LanguageDetector, load_chat_samples
+from bot.language import detector_for
 from bot.logs import quiet_libraries
 from bot.nlg import make_nlg_endpoint
 from bot.settings import PROJECT_ROOT, Settings, load_settings
@@ -63,7 +63,7 @@ def create_app(
         make_sessionmaker(db_engine),
         content,
         rasa,
-        LanguageDetector(samples=load_chat_samples(PROJECT_ROOT / "rasa_project" / "data" / "nlu")),
+        detector_for(PROJECT_ROOT / "rasa_project" / "data" / "nlu"),
     )
     parts = Components(settings, content, rasa, service)
 

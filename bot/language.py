@@ -10,6 +10,7 @@ ones (see README, "Language").
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -166,3 +167,9 @@ def named_language(text: str, names: dict[str, tuple[str, ...]]) -> str | None:
         if any(f" {fold(name)} " in words for name in code_names if fold(name))
     }
     return found.pop() if len(found) == 1 else None
+
+
+@functools.cache
+def detector_for(nlu_dir: Path) -> LanguageDetector:
+    """One detector per process (loading lingua's models takes about a second)."""
+    return LanguageDetector(samples=load_chat_samples(nlu_dir))

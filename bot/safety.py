@@ -92,11 +92,17 @@ class PhraseMatcher:
         padded = f" {folded} "
         if self._anywhere.search(padded) is not None:
             return self._anywhere.name(padded)
-        match = self._alone.search(padded)
-        if match is None or text.rstrip().endswith("?"):
+        if self._alone.search(padded) is None or text.rstrip().endswith("?"):
             return None
-        extra = len(folded.split()) - len(match.group().split())
-        return self._alone.name(padded) if extra <= ALONE_EXTRA_WORDS else None
+        first = self._alone.name(padded)
+        # Words covered by short cries ("help me please, im scared" is two cries and
+        # one other word); the rest must be few for the message to count as a cry.
+        covered, remaining = 0, padded
+        while (match := self._alone.search(remaining)) is not None:
+            covered += len(match.group().split())
+            remaining = f"{remaining[: match.start()]} {remaining[match.end() :]}"
+        extra = len(folded.split()) - covered
+        return first if extra <= ALONE_EXTRA_WORDS else None
 
 
 @dataclass(frozen=True)

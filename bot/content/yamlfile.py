@@ -23,8 +23,8 @@ class LineList(list[Any]):
     lines: list[int]
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader building LineDict/LineList instead of dict/list."""
+class _LineLoader(yaml.CSafeLoader):
+    """Safe (libyaml) loader building LineDict/LineList instead of dict/list."""
 
 
 def _mapping(loader: _LineLoader, node: MappingNode) -> LineDict:

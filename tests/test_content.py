@@ -1,0 +1,160 @@
+"""Content: every answer loads; editors get file:line errors; edits apply without restart."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.content.check import main as content_check
+from bot.content.loader import load_content
+from bot.content.store import ContentStore
+from bot.settings import PROJECT_ROOT
+from bot.topics import ALL_TOPICS
+
+
+def problems_in(root: Path) -> list[str]:
+    snapshot, problems = load_content(root)
+    assert snapshot is None
+    return [p.format(root) for p in problems]
+
+
+def test_the_shipped_content_is_complete_and_valid() -> None:
+    """Every topic exists in en, pt and es and passes every check."""
+    snapshot, problems = load_content(PROJECT_ROOT / "content")
+    assert problems == []
+    assert snapshot is not None
+    for topic in ALL_TOPICS:
+        for language in ("en", "pt", "es"):
+            assert (topic, language) in snapshot.answers
+
+
+def test_every_answer_is_at_most_1000_characters_and_numbers_are_confirmed() -> None:
+    """The limits in the issue, checked on the files themselves."""
+    confirmed = yaml.safe_load((PROJECT_ROOT / "content/contacts.yml").read_text())["contacts"]
+    numbers = {str(c["number"]) for c in confirmed}
+    for path in (PROJECT_ROOT / "content/topics").rglob("*.yml"):
+        data = yaml.safe_load(path.read_text())
+        texts = [data["text"], *(data.get("by_country") or {}).values()]
+        assert all(len(t) <= 1000 for t in texts), path
+        for contact in data.get("contacts") or []:
+            assert str(contact["number"]) in numbers, path
+            assert contact["source"] and contact["checked"], path
+
+
+def edit(root: Path, relative: str, old: str, new: str) -> Path:
+    path = root / relative
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def test_broken_yaml_is_reported_with_file_line_and_fix(content_copy: Path) -> None:
+    """A tab or a stray colon names the file and line, and says what to check."""
+    path = content_copy / "topics/welcome/en.yml"
+    lines = path.read_text().splitlines()
+    lines.insert(2, "buttons: [unclosed")
+    path.write_text("\n".join(lines) + "\n")
+    [problem] = problems_in(content_copy)
+    assert problem.startswith("content/topics/welcome/en.yml:")
+    assert "not valid YAML" in problem and "indentation" in problem
+
+
+def test_an_answer_over_1000_characters_is_refused(content_copy: Path) -> None:
+    path = content_copy / "topics/goodbye/es.yml"
+    data = yaml.safe_load(path.read_text())
+    data["text"] = "palabra " * 200
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    [problem] = problems_in(content_copy)
+    assert "content/topics/goodbye/es.yml:" in problem and "limit is 1000" in problem
+
+
+def test_an_unconfirmed_phone_number_is_refused(content_copy: Path) -> None:
+    """A number not confirmed in contacts.yml cannot reach a person."""
+    edit(content_copy, "topics/goodbye/en.yml", "text: ", "text: Call 0861 555 123 any time. ")
+    [problem] = problems_in(content_copy)
+    assert "0861 555 123" in problem and "not a confirmed number" in problem
+
+
+def test_a_number_marked_not_confirmed_is_refused_by_name(content_copy: Path) -> None:
+    """The Mozambican police 119 (not confirmed) is named as such."""
+    edit(content_copy, "topics/goodbye/pt.yml", "text: ", "text: Ligue 119 se precisar. ")
+    [problem] = problems_in(content_copy)
+    assert "119" in problem and "not confirmed" in problem
+
+
+def test_a_confirmed_number_must_be_listed_with_its_source(content_copy: Path) -> None:
+    edit(content_copy, "topics/goodbye/en.yml", "text: ", "text: Call 0800 222 777. ")
+    [problem] = problems_in(content_copy)
+    assert "not listed under `contacts:`" in problem
+
+
+def test_a_missing_topic_is_reported(content_copy: Path) -> None:
+    (content_copy / "topics/blue_heart/es.yml").unlink()
+    [problem] = problems_in(content_copy)
+    assert "topics/blue_heart/es.yml" in problem and "missing" in problem
+
+
+def test_bad_buttons_and_unknown_keys_are_reported(content_copy: Path) -> None:
+    path = content_copy / "topics/fallback/en.yml"
+    data = yaml.safe_load(path.read_text())
+    data["buttons"] = [{"title": "A very long button title here", "payload": "nowhere"}]
+    data["txet"] = "typo"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    problems = problems_in(content_copy)
+    assert any("over 24 characters" in p for p in problems)
+    assert any("'nowhere' is not a topic id" in p for p in problems)
+    assert any("unknown key 'txet'" in p for p in problems)
+
+
+def test_content_check_command_exits_1_with_messages(content_copy: Path) -> None:
+    """`make content-check` prints file:line lines and fails; clean content passes."""
+    assert content_check([str(content_copy)]) == 0
+    edit(content_copy, "topics/goodbye/en.yml", "text: ", "text: Call 0861 555 123. ")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.content.check", str(content_copy)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "content/topics/goodbye/en.yml:" in result.stdout
+
+
+def test_an_edit_changes_the_next_reply_without_restart(content_copy: Path) -> None:
+    """Hot reload: the store serves the edited text on its next use."""
+    store = ContentStore(content_copy, check_interval=0)
+    before = store.render("goodbye", "en").text
+    edit(content_copy, "topics/goodbye/en.yml", "text: ", "text: Edited farewell. ")
+    bump_mtime(content_copy / "topics/goodbye/en.yml")
+    after = store.render("goodbye", "en").text
+    assert after != before and after.startswith("Edited farewell.")
+
+
+def test_a_broken_edit_keeps_the_last_good_content_and_logs_the_error(
+    content_copy: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A mistake in a file never takes the bot down; the editor sees file:line in the log."""
+    store = ContentStore(content_copy, check_interval=0)
+    good = store.render("goodbye", "es").text
+    path = content_copy / "topics/goodbye/es.yml"
+    path.write_text("text: [broken\n")
+    bump_mtime(path)
+    with caplog.at_level(logging.ERROR):
+        assert store.render("goodbye", "es").text == good
+    assert "content/topics/goodbye/es.yml:" in caplog.text
+    assert store.problems
+
+
+def bump_mtime(path: Path) -> None:
+    """Make sure the change is visible even on coarse file-system clocks."""
+    stamp = time.time() + 2
+    os.utime(path, (stamp, stamp))

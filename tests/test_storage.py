@@ -1,0 +1,82 @@
+"""Storage on SQLite and PostgreSQL: migrations, pseudonymous people, erasure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, select
+
+from bot.core import pseudonymous_id
+from bot.db.models import Conversation, Message, Person
+from bot.db.session import sync_url
+from tests.factories import App, build_app, message
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def gateway(database_url: str, content_copy: Path) -> App:
+    return build_app(database_url, content_copy)
+
+
+def sync_engine(app: App):  # type: ignore[no-untyped-def]
+    return create_engine(sync_url(app.settings.database_url))
+
+
+async def test_migrations_create_the_three_tables(gateway: App) -> None:
+    """Alembic brings an empty database to the current schema."""
+    tables = set(inspect(sync_engine(gateway)).get_table_names())
+    assert {"people", "conversations", "messages", "alembic_version"} <= tables
+
+
+async def test_people_are_stored_only_as_an_hmac_of_channel_and_id(gateway: App) -> None:
+    """No channel user id, name or number is stored for a person, only the HMAC."""
+    user = "+258841234567"
+    async with gateway.client() as client:
+        await client.post("/api/web/messages", json=message(user, "ola"))
+    with sync_engine(gateway).connect() as conn:
+        people = conn.execute(select(Person.id, Person.channel)).all()
+        conversation = conn.execute(select(Conversation)).one()
+    expected = pseudonymous_id(gateway.settings.secret_key, "web", user)
+    assert people == [(expected, "web")]
+    assert user not in str(conversation)
+
+
+async def test_every_message_and_reply_is_kept_in_order(gateway: App) -> None:
+    """The person's messages and the bot's replies are stored with direction and topic."""
+    async with gateway.client() as client:
+        await client.post("/api/web/messages", json=message("p1", "what are the warning signs"))
+        await client.post("/api/web/messages", json=message("p1", "talk to a person"))
+    with sync_engine(gateway).connect() as conn:
+        rows = conn.execute(
+            select(Message.direction, Message.author, Message.topic).order_by(Message.id)
+        ).all()
+        status = conn.execute(select(Conversation.status, Conversation.escalation)).one()
+    assert rows == [
+        ("in", "person", None),
+        ("out", "bot", "warning_signs"),
+        ("out", "bot", "privacy_notice"),
+        ("in", "person", None),
+        ("out", "bot", "human_handoff"),
+    ]
+    assert tuple(status) == ("queued", "request")
+
+
+async def test_erasure_removes_the_person_conversation_and_messages(gateway: App) -> None:
+    """Deleting on request leaves nothing behind in any table."""
+    async with gateway.client() as client:
+        await client.post("/api/web/messages", json=message("p2", "hello"))
+        await client.post("/api/web/messages", json=message("p2", payload="delete:confirm"))
+    with sync_engine(gateway).connect() as conn:
+        counts = [len(conn.execute(select(t)).all()) for t in (Person, Conversation, Message)]
+    assert counts == [0, 0, 0]
+
+
+async def test_timestamps_come_back_in_utc(gateway: App) -> None:
+    """Times are stored and read as timezone-aware UTC on both databases."""
+    async with gateway.client() as client:
+        await client.post("/api/web/messages", json=message("p3", "hello"))
+        listed = await client.get("/api/web/messages", params={"user_id": "p3"})
+    stamps = [m["created_at"] for m in listed.json()["messages"]]
+    assert stamps and all(s.endswith("+00:00") for s in stamps)

@@ -1,0 +1,137 @@
+"""Bad input to the web API gets a clear 4xx and stores nothing (contracts: web channel)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from bot.db.models import Conversation, Message, Person
+from bot.db.session import sync_url
+from tests.factories import App, build_app
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def gateway(sqlite_url: str, content_copy: Path) -> App:
+    return build_app(sqlite_url, content_copy)
+
+
+def stored_rows(app: App) -> int:
+    """People, conversations and messages stored, all together."""
+    engine = create_engine(sync_url(app.settings.database_url))
+    with engine.connect() as conn:
+        return sum(
+            int(conn.scalar(select(func.count()).select_from(table)) or 0)
+            for table in (Person, Conversation, Message)
+        )
+
+
+BAD_BODIES = [
+    pytest.param(b"{not json", 400, "not valid JSON", id="invalid-json"),
+    pytest.param(b"[1, 2]", 400, "JSON object", id="not-an-object"),
+    pytest.param(b'"hello"', 400, "JSON object", id="a-string"),
+    pytest.param(b'{"text": "hi"}', 422, "user_id", id="no-user-id"),
+    pytest.param(b'{"user_id": "", "text": "hi"}', 422, "user_id", id="empty-user-id"),
+    pytest.param(b'{"user_id": "' + b"u" * 129 + b'", "text": "hi"}', 422, "user_id", id="long-id"),
+    pytest.param(b'{"user_id": 42, "text": "hi"}', 422, "user_id", id="numeric-user-id"),
+    pytest.param(b'{"user_id": "u1"}', 422, "exactly one of text or payload", id="no-text"),
+    pytest.param(b'{"user_id": "u1", "text": ""}', 422, "text is empty", id="empty-text"),
+    pytest.param(b'{"user_id": "u1", "text": "   \\n "}', 422, "text is empty", id="blank-text"),
+    pytest.param(
+        b'{"user_id": "u1", "text": "' + b"a" * 4097 + b'"}', 422, "longer than", id="long-text"
+    ),
+    pytest.param(b'{"user_id": "u1", "text": ["hi"]}', 422, "text must be a string", id="list"),
+    pytest.param(b'{"user_id": "u1", "text": null}', 422, "exactly one", id="null-text"),
+    pytest.param(b'{"user_id": "u1", "payload": 7}', 422, "payload must be a string", id="num"),
+    pytest.param(
+        b'{"user_id": "u1", "text": "hi", "payload": "welcome"}', 422, "exactly one", id="both"
+    ),
+    pytest.param(b'{"user_id": "u1", "txt": "hi"}', 422, "unknown field", id="typo-field"),
+    pytest.param(b'{"user_id": "u1", "text": "' + b"a" * 20000 + b'"}', 413, "larger", id="huge"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "says"), BAD_BODIES)
+async def test_bad_post_bodies_are_refused_clearly_and_store_nothing(
+    gateway: App, body: bytes, status: int, says: str
+) -> None:
+    """Each malformed body gets its own explanation and leaves no trace."""
+    async with gateway.client() as client:
+        response = await client.post(
+            "/api/web/messages", content=body, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == status
+    assert says in response.json()["error"]
+    assert stored_rows(gateway) == 0
+    assert gateway.rasa.received == []
+
+
+async def test_a_non_json_content_type_is_refused(gateway: App) -> None:
+    """A form post is told to send JSON."""
+    async with gateway.client() as client:
+        response = await client.post("/api/web/messages", data={"user_id": "u", "text": "hi"})
+    assert response.status_code == 415
+    assert "application/json" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({}, "user_id"),
+        ({"user_id": ""}, "user_id"),
+        ({"user_id": "u1", "after": "-1"}, "after"),
+        ({"user_id": "u1", "after": "abc"}, "after"),
+        ({"user_id": "x" * 129}, "user_id"),
+    ],
+)
+async def test_bad_get_parameters_are_refused(
+    gateway: App, params: dict[str, str], says: str
+) -> None:
+    """Polling without a user id or with a bad `after` is a 422 that names the parameter."""
+    async with gateway.client() as client:
+        response = await client.get("/api/web/messages", params=params)
+    assert response.status_code == 422
+    assert says in response.json()["error"]
+
+
+async def test_polling_for_an_unknown_person_reveals_nothing(gateway: App) -> None:
+    """An id that never wrote gets an empty list, not an error that confirms anything."""
+    async with gateway.client() as client:
+        response = await client.get("/api/web/messages", params={"user_id": "nobody"})
+    assert response.status_code == 200
+    assert response.json() == {"conversation_id": None, "status": None, "messages": []}
+
+
+async def test_health_and_readiness(gateway: App) -> None:
+    """/healthz answers at once; /readyz is 503 with a reason while Rasa is down."""
+    async with gateway.client() as client:
+        assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/readyz")).status_code == 200
+        gateway.rasa.up = False
+        not_ready = await client.get("/readyz")
+    assert not_ready.status_code == 503
+    assert "rasa" in not_ready.json()["reason"]
+
+
+async def test_metrics_are_exposed_without_message_text(gateway: App) -> None:
+    """/metrics counts messages and escalations; it never holds what people wrote."""
+    async with gateway.client() as client:
+        await client.post(
+            "/api/web/messages", json={"user_id": "m1", "text": "help me please, im scared"}
+        )
+        metrics = (await client.get("/metrics")).text
+    assert "rota_messages_total" in metrics
+    assert 'rota_escalations_total{reason="distress",source="phrase"}' in metrics
+    assert "scared" not in metrics
+
+
+async def test_the_demo_chat_page_is_served(gateway: App) -> None:
+    """`/` serves the chat page and its script, no framework needed."""
+    async with gateway.client() as client:
+        page = await client.get("/")
+        script = await client.get("/static/chat.js")
+    assert page.status_code == 200 and '<form id="send"' in page.text
+    assert script.status_code == 200 and "/api/web/messages" in script.text
