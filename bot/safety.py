@@ -49,8 +49,8 @@ def has_words(phrase: str) -> bool:
 
 
 # An "alone" phrase fires only in a short message: the phrase and at most this
-# many other words, not asked as a question ("help me!" yes, "can you help me
-# find a visa?" no).
+# many other words (none for a one-word phrase), not asked as a question
+# ("help me!" yes, "can you help me find a visa?" no).
 ALONE_EXTRA_WORDS = 2
 
 
@@ -58,7 +58,8 @@ class _PhraseSet:
     """Phrases compiled into one regex, plus each on its own to name the match."""
 
     def __init__(self, phrases: list[str]) -> None:
-        self.phrases = [p for p in phrases if has_words(p)]
+        # Longest first, so a cry is matched whole ("help me" before "help").
+        self.phrases = sorted((p for p in phrases if has_words(p)), key=len, reverse=True)
         self.patterns = [re.compile(phrase_pattern(p)) for p in self.phrases]
         joined = "|".join(f"(?:{p.pattern})" for p in self.patterns)
         self.regex = re.compile(joined) if joined else None
@@ -97,12 +98,16 @@ class PhraseMatcher:
         first = self._alone.name(padded)
         # Words covered by short cries ("help me please, im scared" is two cries and
         # one other word); the rest must be few for the message to count as a cry.
-        covered, remaining = 0, padded
+        covered, longest, remaining = 0, 0, padded
         while (match := self._alone.search(remaining)) is not None:
-            covered += len(match.group().split())
+            words = len(match.group().split())
+            covered, longest = covered + words, max(longest, words)
             remaining = f"{remaining[: match.start()]} {remaining[match.end() :]}"
+        # A one-word cry ("help", "socorro") must stand alone: "help numbers" and
+        # "emergency contacts" are questions, "HELP" and "help help" are cries.
+        allowed = ALONE_EXTRA_WORDS if longest > 1 else 0
         extra = len(folded.split()) - covered
-        return first if extra <= ALONE_EXTRA_WORDS else None
+        return first if extra <= allowed else None
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,17 @@ def test_alone_phrases_fire_only_in_short_non_questions() -> None:
     assert matcher.search("vos sos un bot?") is None
 
 
+def test_one_word_cries_must_stand_alone() -> None:
+    """ "HELP" and "help help" escalate; "help numbers" and "emergency contacts" do not."""
+    matcher = PhraseMatcher([], alone=["help", "emergency", "help me"])
+    assert matcher.search("HELP") == "help"
+    assert matcher.search("help help help!!") == "help"
+    assert matcher.search("emergency") == "emergency"
+    assert matcher.search("help numbers") is None
+    assert matcher.search("emergency contacts please") is None
+    assert matcher.search("help me now please") == "help me"
+
+
 CRIES = [
     ("en", "they took my passport and won't let me leave"),
     ("en", "HELP ME"),
@@ -84,6 +95,9 @@ ORDINARY = [
     "el patron puede quedarse con mi pasaporte?",
     "cuales son las señales de que alguien tiene el pasaporte retenido?",
     "numeros de ayuda porfa",
+    "numbers for help",
+    "emergency numbers",
+    "primeros socorros",
     "vos sos un bot?",
     "what is a trafficked person",
 ]
