@@ -62,3 +62,21 @@ def test_no_example_starts_with_a_slash() -> None:
             assert not any(
                 line.strip().startswith("- /") for line in block["examples"].splitlines()
             ), path
+
+
+def test_the_evaluation_set_is_not_in_the_training_data() -> None:
+    """`make eval` measures generalisation: no evaluation text is a training example."""
+    from bot.text import fold
+
+    training = set()
+    for path in (RASA_DIR / "data" / "nlu").glob("*.yml"):
+        for block in yaml.safe_load(path.read_text())["nlu"]:
+            training |= {fold(line.strip()[2:]) for line in block["examples"].splitlines()}
+    eval_dir = RASA_DIR.parent / "tests" / "data" / "eval"
+    overlap = [
+        example["text"]
+        for path in eval_dir.glob("*.yml")
+        for example in yaml.safe_load(path.read_text())["examples"]
+        if fold(example["text"]) in training
+    ]
+    assert overlap == []
