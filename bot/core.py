@@ -72,6 +72,19 @@ def pseudonymous_id(secret_key: str, channel: str, channel_user_id: str) -> str:
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
+def _reply_from_row(row: Message, language: str) -> Reply:
+    """A stored outgoing message as a Reply."""
+    return Reply(
+        id=row.id,
+        text=row.text or "",
+        topic=row.topic,
+        language=row.language or language,
+        buttons=tuple(Button(b["title"], b["payload"]) for b in row.buttons or []),
+        author=row.author,
+        created_at=row.created_at,
+    )
+
+
 def engine_text(text: str) -> str:
     """Text safe to hand to Rasa: a leading `/` would be read as an intent, so drop it."""
     return text.strip().lstrip("/").strip()
@@ -363,14 +376,7 @@ class ConversationService:
 
     def _render(self, topic: str, conversation: Conversation) -> Reply:
         """Render a core topic in the conversation's language."""
-        rendered = self._content.render(topic, conversation.language, self._country(conversation))
-        return Reply(
-            id=None,
-            text=rendered.text,
-            topic=rendered.topic,
-            language=rendered.language,
-            buttons=rendered.buttons,
-        )
+        return self.render(topic, conversation.language, self._country(conversation))
 
     def _escalate(self, conversation: Conversation, reason: Escalation, source: str) -> None:
         """Move the conversation to the caseworker queue with its reason."""
@@ -401,17 +407,7 @@ class ConversationService:
         session.add_all(rows)
         await session.flush()
         metrics.MESSAGES.labels(conversation.channel, "out").inc(len(rows))
-        return [
-            Reply(
-                id=row.id,
-                text=reply.text,
-                topic=reply.topic,
-                language=reply.language,
-                buttons=reply.buttons,
-                created_at=row.created_at,
-            )
-            for row, reply in zip(rows, replies, strict=True)
-        ]
+        return [_reply_from_row(row, conversation.language) for row in rows]
 
     async def _erase(
         self, session: AsyncSession, conversation: Conversation, person_id: str
@@ -453,21 +449,10 @@ class ConversationService:
                 .order_by(Message.id)
                 .limit(200)
             )
-            return conversation, [
-                Reply(
-                    id=row.id,
-                    text=row.text or "",
-                    topic=row.topic,
-                    language=row.language or conversation.language,
-                    buttons=tuple(Button(b["title"], b["payload"]) for b in row.buttons or []),
-                    author=row.author,
-                    created_at=row.created_at,
-                )
-                for row in rows
-            ]
+            return conversation, [_reply_from_row(row, conversation.language) for row in rows]
 
-    async def render_for_engine(self, topic: str, language: str, country: str | None) -> Reply:
-        """Render a topic Rasa asked for (the NLG endpoint)."""
+    def render(self, topic: str, language: str, country: str | None) -> Reply:
+        """Render a topic's answer file as an unsent reply (also for the NLG endpoint)."""
         rendered = self._content.render(topic, language, country)
         return Reply(
             id=None,

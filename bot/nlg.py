@@ -66,7 +66,7 @@ def make_nlg_endpoint(settings: Settings, service: ConversationService) -> Any:
             topic = "fallback"
         tracker = body.get("tracker") if isinstance(body.get("tracker"), dict) else {}
         language, country = _render_context(tracker or {}, settings.default_language)
-        reply = await service.render_for_engine(topic, language, country)
+        reply = service.render(topic, language, country)
         return JSONResponse(
             {
                 "custom": {
