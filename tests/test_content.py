@@ -158,3 +158,20 @@ def bump_mtime(path: Path) -> None:
     """Make sure the change is visible even on coarse file-system clocks."""
     stamp = time.time() + 2
     os.utime(path, (stamp, stamp))
+
+
+EMERGENCY_WORDS = {"en": "in (immediate )?danger", "pt": "em perigo", "es": "en peligro"}
+
+
+@pytest.mark.parametrize("language", ["en", "pt", "es"])
+def test_every_emergency_reply_gives_the_emergency_advice_and_a_number(language: str) -> None:
+    """Each variant of the distress reply says what to do if in danger now and shows a number."""
+    import re
+
+    from bot.content.phones import phone_numbers
+
+    data = yaml.safe_load((PROJECT_ROOT / f"content/topics/emergency/{language}.yml").read_text())
+    for text in [data["text"], *(data.get("by_country") or {}).values()]:
+        assert re.search(EMERGENCY_WORDS[language], text, re.IGNORECASE), text
+        assert phone_numbers(text, frozenset({"116", "911", "10111"})), text
+        assert len(text) <= 600
