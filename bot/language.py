@@ -3,7 +3,7 @@
 Two offline detectors vote: lingua (general language models, restricted to our
 languages) and a small naive Bayes model of character n-grams learned from the
 way people write to this bot (the NLU examples: no accents, "vc", "q", "xq").
-On the team's evaluation set the vote gets the language of 98% of first
+On the team's evaluation set the vote gets the language of over 99% of first
 messages right in each language, where lingua alone gets 89% of the Portuguese
 ones (see README, "Language").
 """
