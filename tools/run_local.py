@@ -41,7 +41,12 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    def interrupt(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    # Explicit handlers: a shell may start us with SIGINT ignored (background jobs).
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     print(
         f"Rota Segura: chat on http://127.0.0.1:{port}  (Rasa engine loading, ~45 s; "
         f"http://127.0.0.1:{port}/readyz says when ready; Rasa log in var/log/rasa.log)"
