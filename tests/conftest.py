@@ -8,6 +8,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
 os.environ.setdefault("RASA_TOKEN", "test-rasa-token-" + "y" * 16)
@@ -17,6 +18,9 @@ import pytest
 
 from bot.settings import PROJECT_ROOT, Settings, load_settings
 from tools.stack import Stack, running_stack
+
+if TYPE_CHECKING:
+    from tests.factories import App
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -86,3 +90,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def user_id() -> str:
     """A new person on the web channel."""
     return f"t-{secrets.token_hex(6)}"
+
+
+@pytest.fixture
+def gateway(sqlite_url: str, content_copy: Path) -> App:
+    """The gateway on SQLite with a private content copy and Rasa faked at its HTTP edge."""
+    from tests.factories import build_app
+
+    return build_app(sqlite_url, content_copy)

@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import create_engine, func, select
 from starlette.applications import Starlette
 
 from bot.app import create_app
 from bot.content.store import ContentStore
 from bot.db.migrate import upgrade
+from bot.db.models import Base
+from bot.db.session import sync_url
 from bot.settings import Settings
 from tests.conftest import make_settings
 
@@ -63,6 +66,14 @@ class App:
     app: Starlette
     settings: Settings
     rasa: FakeRasa
+
+    def count(self, *tables: type[Base]) -> int:
+        """Rows stored in the given tables, all together."""
+        engine = create_engine(sync_url(self.settings.database_url))
+        with engine.connect() as conn:
+            return sum(
+                int(conn.scalar(select(func.count()).select_from(table)) or 0) for table in tables
+            )
 
     def client(self) -> httpx.AsyncClient:
         """An HTTP client that calls the app in-process."""

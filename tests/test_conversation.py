@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
-from sqlalchemy import create_engine, func, select
 
-from bot.db.models import Conversation, Message
-from bot.db.session import sync_url
+from bot.db.models import Message
 from bot.settings import load_settings
-from tests.factories import App, build_app, message
+from tests.factories import App, message
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def gateway(sqlite_url: str, content_copy: Path) -> App:
-    return build_app(sqlite_url, content_copy)
-
-
 def count_messages(app: App) -> int:
     """Rows in the messages table."""
-    engine = create_engine(sync_url(app.settings.database_url))
-    with engine.connect() as conn:
-        return int(conn.scalar(select(func.count()).select_from(Message)) or 0)
-
-
-def conversation_row(app: App, conversation_id: str) -> Conversation | None:
-    engine = create_engine(sync_url(app.settings.database_url))
-    with engine.connect() as conn:
-        row = conn.execute(select(Conversation).where(Conversation.id == conversation_id)).first()
-        return row  # type: ignore[return-value]
+    return app.count(Message)
 
 
 async def test_first_message_is_answered_in_its_language_with_a_privacy_notice(

@@ -8,15 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.factories import App, build_app
+from tests.factories import App
 
 pytestmark = pytest.mark.anyio
 TRACKER = Path(__file__).parent / "data" / "rasa" / "nlg_request.json"
-
-
-@pytest.fixture
-def gateway(sqlite_url: str, content_copy: Path) -> App:
-    return build_app(sqlite_url, content_copy)
 
 
 def nlg_request(response: str, language: str, country: str | None) -> dict[str, Any]:

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from sqlalchemy import create_engine, func, select
 
 from bot.db.models import Conversation, Message, Person
-from bot.db.session import sync_url
-from tests.factories import App, build_app
+from tests.factories import App
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def gateway(sqlite_url: str, content_copy: Path) -> App:
-    return build_app(sqlite_url, content_copy)
-
-
 def stored_rows(app: App) -> int:
     """People, conversations and messages stored, all together."""
-    engine = create_engine(sync_url(app.settings.database_url))
-    with engine.connect() as conn:
-        return sum(
-            int(conn.scalar(select(func.count()).select_from(table)) or 0)
-            for table in (Person, Conversation, Message)
-        )
+    return app.count(Person, Conversation, Message)
 
 
 BAD_BODIES = [
