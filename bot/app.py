@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot import metrics
-from bot.content.store import ContentStore
+from bot.content.store import ContentNotLoaded, ContentStore
 from bot.core import ConversationService
 from bot.db.migrate import upgrade
 from bot.db.session import make_engine, make_sessionmaker
@@ -96,6 +96,16 @@ def create_app(
         """Prometheus metrics."""
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
+    async def content_not_loaded(_request: Request, _exc: Exception) -> JSONResponse:
+        """No valid content was ever loaded: the message is saved, the answer must wait."""
+        return JSONResponse(
+            {
+                "error": "the assistant is not ready yet (content could not be loaded); "
+                "your message was saved"
+            },
+            status_code=503,
+        )
+
     async def server_error(_request: Request, exc: Exception) -> JSONResponse:
         """Never leak internals; the person's message was already stored."""
         log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
@@ -112,7 +122,7 @@ def create_app(
             Mount("/static", StaticFiles(directory=PROJECT_ROOT / "handlers" / "static")),
         ],
         lifespan=lifespan,
-        exception_handlers={500: server_error},
+        exception_handlers={ContentNotLoaded: content_not_loaded, 500: server_error},
     )
     app.state.components = parts
     return app

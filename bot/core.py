@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import re
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -85,9 +86,12 @@ def _reply_from_row(row: Message, language: str) -> Reply:
     )
 
 
+_LEADING_SLASHES = re.compile(r"^[\s/]+")
+
+
 def engine_text(text: str) -> str:
-    """Text safe to hand to Rasa: a leading `/` would be read as an intent, so drop it."""
-    return text.strip().lstrip("/").strip()
+    """Text safe to hand to Rasa: a leading `/` would be read as an intent, so drop them all."""
+    return _LEADING_SLASHES.sub("", text).strip()
 
 
 class ConversationService:
@@ -131,29 +135,30 @@ class ConversationService:
 
     async def _handle_locked(self, person_id: str, inbound: InboundMessage) -> Outcome:
         """The body of `handle`, run while holding the person's lock."""
-        snapshot = self._content.current()
         async with self._sessions() as session:
             conversation, is_new = await self._conversation(session, person_id, inbound)
-            switched = self._apply_language(conversation, inbound, snapshot, is_new)
-            self._apply_country(conversation, inbound, snapshot)
             now = utcnow()
             conversation.last_inbound_at = now
             if conversation.status == Status.CLOSED:
                 conversation.status = next_status(Status.CLOSED, Transition.REOPEN)
-            session.add(
-                Message(
-                    conversation_id=conversation.id,
-                    direction="in",
-                    author="person",
-                    text=inbound.text,
-                    payload=inbound.payload,
-                    language=conversation.language,
-                    created_at=now,
-                )
+            inbound_row = Message(
+                conversation_id=conversation.id,
+                direction="in",
+                author="person",
+                text=inbound.text,
+                payload=inbound.payload,
+                language=conversation.language,
+                created_at=now,
             )
+            session.add(inbound_row)
+            # Committed before anything that could fail: nothing a person sent is lost.
             await session.commit()
             metrics.MESSAGES.labels(inbound.channel, "in").inc()
 
+            snapshot = self._content.current()
+            switched = self._apply_language(conversation, inbound, snapshot, is_new)
+            self._apply_country(conversation, inbound, snapshot)
+            inbound_row.language = conversation.language
             plan = await self._plan(conversation, inbound, snapshot, switched)
             if plan.erase:
                 return await self._erase(session, conversation, person_id)
@@ -419,6 +424,8 @@ class ConversationService:
         if person is not None:
             await session.delete(person)
         await session.commit()
+        # Rasa keeps the conversation's texts in memory too: erase them there as well.
+        await self._engine.forget(conversation.id)
         log.info("conversation %s erased at the person's request", conversation.id)
         return Outcome(
             conversation_id=conversation.id,

@@ -85,6 +85,22 @@ class RasaEngine:
             )
         return replies
 
+    async def forget(self, conversation_id: str) -> bool:
+        """Erase Rasa's in-memory record of a conversation (its tracker events)."""
+        try:
+            response = await self._client.put(
+                f"/conversations/{conversation_id}/tracker/events",
+                params={"token": self._token},
+                json=[],
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            log.warning(
+                "could not erase the engine's copy of a conversation: %s", type(exc).__name__
+            )
+            return False
+        return True
+
     async def ready(self) -> tuple[bool, str]:
         """Whether the engine answers and has a model loaded, with a reason if not."""
         try:

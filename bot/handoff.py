@@ -5,6 +5,7 @@ stateDiagram-v2
     [*] --> bot
     bot --> queued: escalate
     queued --> queued: escalate (a request becomes distress)
+    human --> human: escalate (danger reported while with a caseworker)
     queued --> human: claim
     human --> human: transfer
     human --> bot: resolve
@@ -55,6 +56,7 @@ TRANSITIONS: Final[dict[Transition, dict[Status, Status]]] = {
     Transition.ESCALATE: {
         Status.BOT: Status.QUEUED,
         Status.QUEUED: Status.QUEUED,
+        Status.HUMAN: Status.HUMAN,
         Status.CLOSED: Status.QUEUED,
     },
     Transition.CLAIM: {Status.QUEUED: Status.HUMAN},

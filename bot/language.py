@@ -158,14 +158,26 @@ class LanguageDetector:
         return current
 
 
+# Words that turn "I speak X" into "I don't speak X" when they come just before.
+_NEGATIONS: Final = frozenset({"no", "not", "nao", "n", "dont", "t", "never", "nunca", "ni", "nem"})
+
+
 def named_language(text: str, names: dict[str, tuple[str, ...]]) -> str | None:
-    """The language a message names ("em português", "in english"), if exactly one."""
-    words = f" {fold(text)} "
-    found = {
-        code
-        for code, code_names in names.items()
-        if any(f" {fold(name)} " in words for name in code_names if fold(name))
-    }
+    """The language a message asks for ("em português", "in english"), if exactly one.
+
+    A name after a negation ("no hablo inglés", "não falo inglês") is not a request.
+    """
+    words = fold(text).split()
+    found: set[str] = set()
+    for code, code_names in names.items():
+        for name in code_names:
+            name_words = fold(name).split()
+            size = len(name_words)
+            for start in range(len(words) - size + 1):
+                if words[start : start + size] != name_words:
+                    continue
+                if not _NEGATIONS.intersection(words[max(0, start - 3) : start]):
+                    found.add(code)
     return found.pop() if len(found) == 1 else None
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from bot.content.model import Button
@@ -16,6 +18,15 @@ class InboundError(ValueError):
     """An inbound message is malformed; the text says what is wrong."""
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """Drop NUL and control characters; replace halves of emoji split by a client."""
+    text = _SURROGATES.sub("\ufffd", text)
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+
+
 @dataclass(frozen=True)
 class InboundMessage:
     """What a person sent, on any channel: text typed, or a button's payload."""
@@ -26,7 +37,9 @@ class InboundMessage:
     payload: str | None = None
 
     def __post_init__(self) -> None:
-        """Refuse a message the core cannot handle, naming the problem."""
+        """Clean what no database or detector can hold; refuse what the core cannot handle."""
+        if self.text is not None:
+            object.__setattr__(self, "text", clean_text(self.text))
         if not self.channel_user_id or len(self.channel_user_id) > MAX_USER_ID_LENGTH:
             raise InboundError(f"user_id must be 1-{MAX_USER_ID_LENGTH} characters")
         if (self.text is None) == (self.payload is None):

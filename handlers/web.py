@@ -49,7 +49,7 @@ def parse_inbound(raw: bytes) -> InboundMessage | JSONResponse:
         return error(f"the body is larger than {MAX_BODY_BYTES} bytes", 413)
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return error("the body is not valid JSON", 400)
     if not isinstance(body, dict):
         return error("the body must be a JSON object with user_id and text (or payload)", 400)
@@ -90,7 +90,7 @@ def web_routes(service: ConversationService) -> list[Route]:
         if not 0 < len(user_id) <= 128:
             return error("user_id is required (1-128 characters)")
         after_raw = request.query_params.get("after", "0")
-        if not after_raw.isdigit():
+        if not (after_raw.isascii() and after_raw.isdigit() and len(after_raw) <= 18):
             return error("after must be a message id (a whole number, 0 or more)")
         conversation, replies = await service.messages_after(CHANNEL, user_id, int(after_raw))
         return JSONResponse(

@@ -34,12 +34,16 @@ class FakeRasa:
     up: bool = True
     distress_score: float = 0.0
     received: list[dict[str, Any]] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if not self.up:
             raise httpx.ConnectError("engine down", request=request)
         if request.url.path == "/status":
             return httpx.Response(200, json={"model_id": "fake"})
+        if request.method == "PUT" and request.url.path.endswith("/tracker/events"):
+            self.forgotten.append(request.url.path.split("/")[2])
+            return httpx.Response(200, json={"events": []})
         if request.headers.get("authorization") != f"Bearer {self.token}":
             return httpx.Response(401, json={"error": "missing or wrong token"})
         body = json.loads(request.content)

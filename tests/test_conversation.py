@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -263,3 +265,87 @@ def test_settings_fail_fast_without_secrets() -> None:
         load_settings({"SECRET_KEY": "s" * 40})
     with pytest.raises(SettingsError, match="too short"):
         load_settings({"SECRET_KEY": "short", "RASA_TOKEN": "r" * 20})
+
+
+async def test_danger_reported_while_with_a_caseworker_upgrades_to_distress(
+    gateway: App, user_id: str
+) -> None:
+    """A person already talking to a caseworker who reports danger gets the emergency reply."""
+    from sqlalchemy import create_engine, update
+
+    from bot.db.models import Conversation
+    from bot.db.session import sync_url
+
+    async with gateway.client() as client:
+        first = await client.post("/api/web/messages", json=message(user_id, "talk to a person"))
+        engine = create_engine(sync_url(gateway.settings.database_url))
+        with engine.begin() as conn:  # a caseworker claims it (the console is issue 4)
+            conn.execute(update(Conversation).values(status="human"))
+        response = await client.post(
+            "/api/web/messages", json=message(user_id, "my boss beats me and locked me in")
+        )
+    body = response.json()
+    assert first.json()["escalation"] == "request"
+    assert response.status_code == 200
+    assert (body["status"], body["escalation"]) == ("human", "distress")
+    assert body["replies"][0]["topic"] == "emergency"
+
+
+async def test_half_an_emoji_or_a_nul_character_is_cleaned_not_lost(
+    gateway: App, user_id: str
+) -> None:
+    """A lone surrogate (an emoji cut by a client) or NUL never turns a message into a 500."""
+    raw = b'{"user_id": "' + user_id.encode() + b'", "text": "help me \\ud83d and \\u0000 now"}'
+    async with gateway.client() as client:
+        response = await client.post(
+            "/api/web/messages", content=raw, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 200
+    assert response.json()["escalation"] == "distress"
+    assert count_messages(gateway) >= 2
+
+
+async def test_slashes_and_spaces_cannot_smuggle_an_intent_to_rasa(
+    gateway: App, user_id: str
+) -> None:
+    """ "/ /restart" reaches Rasa as "restart", never as a command."""
+    async with gateway.client() as client:
+        await client.post("/api/web/messages", json=message(user_id, "/ /restart"))
+        await client.post("/api/web/messages", json=message(user_id, " / //request_human"))
+    assert [m["message"] for m in gateway.rasa.received] == ["restart", "request_human"]
+
+
+async def test_saying_you_do_not_speak_a_language_does_not_switch_to_it(
+    gateway: App, user_id: str
+) -> None:
+    """ "no hablo inglés" keeps the conversation in Spanish."""
+    async with gateway.client() as client:
+        await client.post(
+            "/api/web/messages", json=message(user_id, "hola, necesito informacion sobre visas")
+        )
+        response = await client.post("/api/web/messages", json=message(user_id, "no hablo inglés"))
+    assert response.json()["language"] == "es"
+    assert response.json()["replies"][0]["topic"] != "language_set"
+
+
+async def test_erasure_also_clears_the_engines_copy(gateway: App, user_id: str) -> None:
+    """Deleting asks Rasa to drop its in-memory tracker of the conversation too."""
+    async with gateway.client() as client:
+        first = await client.post("/api/web/messages", json=message(user_id, "hello"))
+        await client.post("/api/web/messages", json=message(user_id, payload="delete:confirm"))
+    assert gateway.rasa.forgotten == [first.json()["conversation_id"]]
+
+
+async def test_without_any_valid_content_the_message_is_kept_and_503_returned(
+    sqlite_url: str, content_copy: Path
+) -> None:
+    """A broken content tree at start-up never loses what a person sent."""
+    from tests.factories import build_app
+
+    (content_copy / "topics/welcome/en.yml").write_text("text: [broken\n")
+    app = build_app(sqlite_url, content_copy)
+    async with app.client() as client:
+        response = await client.post("/api/web/messages", json=message("p-x", "help"))
+    assert response.status_code == 503
+    assert "saved" in response.json()["error"]
+    assert app.count(Message) == 1

@@ -156,3 +156,19 @@ def test_the_engine_listens_on_loopback_only(stack: Stack) -> None:
 
 def test_readiness_reports_ready_with_the_engine_up(stack: Stack) -> None:
     assert httpx.get(f"{stack.base_url}/readyz", timeout=10).json() == {"status": "ready"}
+
+
+def test_erasure_removes_the_conversation_from_the_engine_too(stack: Stack) -> None:
+    """After "delete" and confirming, Rasa's tracker holds none of the person's words."""
+    user = f"e2e-{secrets.token_hex(6)}"
+    first = post(stack, user, "my name is Ana, what are the warning signs of trafficking")
+    conversation = first["conversation_id"]
+    tracker_url = f"{stack.rasa_url}/conversations/{conversation}/tracker"
+    params = {"token": stack.rasa_token}
+    before = httpx.get(tracker_url, params=params, timeout=10).json()
+    assert any(e.get("text", "").startswith("my name is Ana") for e in before["events"])
+    post(stack, user, "delete")
+    done = post(stack, user, payload="delete:confirm")
+    after = httpx.get(tracker_url, params=params, timeout=10).json()
+    assert done["replies"][0]["topic"] == "delete_done"
+    assert not any("Ana" in (e.get("text") or "") for e in after["events"])

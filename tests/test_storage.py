@@ -80,3 +80,16 @@ async def test_timestamps_come_back_in_utc(gateway: App) -> None:
         listed = await client.get("/api/web/messages", params={"user_id": "p3"})
     stamps = [m["created_at"] for m in listed.json()["messages"]]
     assert stamps and all(s.endswith("+00:00") for s in stamps)
+
+
+async def test_control_characters_are_cleaned_before_storage(gateway: App) -> None:
+    """PostgreSQL refuses NUL in text: it is removed at the edge, and the message is kept."""
+    raw = b'{"user_id": "p4", "text": "my passport was taken\\u0000 by the agency"}'
+    async with gateway.client() as client:
+        response = await client.post(
+            "/api/web/messages", content=raw, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 200
+    with sync_engine(gateway).connect() as conn:
+        texts = conn.execute(select(Message.text).where(Message.direction == "in")).scalars().all()
+    assert texts == ["my passport was taken by the agency"]

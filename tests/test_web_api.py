@@ -37,6 +37,7 @@ BAD_BODIES = [
     ),
     pytest.param(b'{"user_id": "u1", "txt": "hi"}', 422, "unknown field", id="typo-field"),
     pytest.param(b'{"user_id": "u1", "text": "' + b"a" * 20000 + b'"}', 413, "larger", id="huge"),
+    pytest.param(b"[" * 5000 + b"]" * 5000, 400, "not valid JSON", id="deeply-nested"),
 ]
 
 
@@ -71,6 +72,8 @@ async def test_a_non_json_content_type_is_refused(gateway: App) -> None:
         ({"user_id": "u1", "after": "-1"}, "after"),
         ({"user_id": "u1", "after": "abc"}, "after"),
         ({"user_id": "x" * 129}, "user_id"),
+        ({"user_id": "u1", "after": "²"}, "after"),
+        ({"user_id": "u1", "after": "9" * 30}, "after"),
     ],
 )
 async def test_bad_get_parameters_are_refused(

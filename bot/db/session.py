@@ -29,16 +29,18 @@ def _enable_sqlite_foreign_keys(dbapi_connection: object, _record: ConnectionPoo
 
 
 def make_engine(url: str) -> AsyncEngine:
-    """Create the async engine; SQLite gets its folder created and foreign keys on."""
+    """Create the async engine; SQL parameters (message text) never appear in its errors."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, hide_parameters=True)
         sync_engine: Engine = engine.sync_engine
         event.listen(sync_engine, "connect", _enable_sqlite_foreign_keys)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+    )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
