@@ -2,17 +2,20 @@
 
 Order of decisions for one message (safety first, so it works with Rasa down):
 
-1. store what the person sent (nothing a person sent is ever lost);
+0. a message the provider delivered before is acknowledged and not answered again;
+1. store what the person sent (nothing a person sent is ever lost; media only by kind);
 2. choose the reply language (sticky; explicit switches win);
 3. distress / ask-for-a-person phrases → escalate, whatever the status;
 4. with a caseworker (queued/human) → keep for them, do not ask Rasa;
-5. button payloads and whole-message commands → their topic;
+5. button payloads (or, on WhatsApp, the number of an option) and whole-message
+   commands → their topic; media without text → a kind "only text" reply;
 6. otherwise Rasa picks the topic; an `emergency` or `human_handoff` topic escalates.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -27,10 +30,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
+from bot.addresses import AddressBox
 from bot.content.loader import valid_payload
 from bot.content.model import Button, ContentSnapshot
 from bot.content.store import ContentStore
-from bot.db.models import Conversation, Message, Person, utcnow
+from bot.db.models import Conversation, Delivery, Message, Person, utcnow
 from bot.engine import EngineUnavailable, RasaEngine
 from bot.handoff import (
     WITH_CASEWORKER,
@@ -54,6 +58,11 @@ log = logging.getLogger(__name__)
 MAX_WORDS_LANGUAGE_SWITCH = 5
 # The country each language's market most likely writes from, when none is named.
 MARKET_COUNTRY: dict[str, str | None] = {"pt": "MZ", "es": "MX", "en": None}
+# Channels that push replies to an address we must keep (encrypted) for later replies.
+PUSH_CHANNELS = frozenset({"telegram", "whatsapp"})
+# Channels without buttons: options are numbered, and a reply "2" means the second one.
+NUMBERED_CHANNELS = frozenset({"whatsapp"})
+_OPTION_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
 @dataclass
@@ -110,6 +119,7 @@ class ConversationService:
         self._content = content
         self._engine = engine
         self._detector = detector
+        self._box = AddressBox(settings.secret_key)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def person_id(self, channel: str, channel_user_id: str) -> str:
@@ -127,35 +137,72 @@ class ConversationService:
     async def handle(self, inbound: InboundMessage) -> Outcome:
         """Store, decide and answer one inbound message."""
         started = time.perf_counter()
+        if inbound.group:
+            return self._group_notice(inbound)
         person_id = self.person_id(inbound.channel, inbound.channel_user_id)
         async with self._lock(person_id):
             outcome = await self._handle_locked(person_id, inbound)
         metrics.HANDLE_SECONDS.labels(inbound.channel).observe(time.perf_counter() - started)
         return outcome
 
+    def _group_notice(self, inbound: InboundMessage) -> Outcome:
+        """A group chat gets a notice that we talk only in private; nothing is stored."""
+        language = inbound.language_hint or self._settings.default_language
+        if inbound.text is not None:
+            language = self._detector.choose(inbound.text, None, language)
+        reply = self.render("group_chat", language, None)
+        return Outcome(
+            conversation_id="",
+            status=Status.BOT,
+            escalation=None,
+            language=language,
+            replies=[reply],
+        )
+
     async def _handle_locked(self, person_id: str, inbound: InboundMessage) -> Outcome:
         """The body of `handle`, run while holding the person's lock."""
         async with self._sessions() as session:
+            earlier = await self._earlier_delivery(session, inbound)
+            if earlier is not None and earlier.handled_at is not None:
+                metrics.DUPLICATES.labels(inbound.channel).inc()
+                return await self._duplicate(session, earlier)
             conversation, is_new = await self._conversation(session, person_id, inbound)
             now = utcnow()
             conversation.last_inbound_at = now
             if conversation.status == Status.CLOSED:
                 conversation.status = next_status(Status.CLOSED, Transition.REOPEN)
-            inbound_row = Message(
-                conversation_id=conversation.id,
-                direction="in",
-                author="person",
-                text=inbound.text,
-                payload=inbound.payload,
-                language=conversation.language,
-                created_at=now,
-            )
-            session.add(inbound_row)
+            if earlier is not None:
+                # Stored before but never answered (the app stopped midway): answer it now.
+                inbound_row = earlier
+            else:
+                inbound_row = Message(
+                    conversation_id=conversation.id,
+                    direction="in",
+                    author="person",
+                    text=inbound.text,
+                    payload=inbound.payload,
+                    media=inbound.media,
+                    dedup_key=inbound.provider_id,
+                    provider_message_id=inbound.provider_message_id,
+                    language=conversation.language,
+                    created_at=now,
+                )
+                session.add(inbound_row)
             # Committed before anything that could fail: nothing a person sent is lost.
-            await session.commit()
-            metrics.MESSAGES.labels(inbound.channel, "in").inc()
+            try:
+                await session.commit()
+            except IntegrityError:
+                # Another worker stored this same delivery a moment ago: it answers it.
+                await session.rollback()
+                metrics.DUPLICATES.labels(inbound.channel).inc()
+                return await self._duplicate(
+                    session, await self._earlier_delivery(session, inbound)
+                )
+            if earlier is None:
+                metrics.MESSAGES.labels(inbound.channel, "in").inc()
 
             snapshot = self._content.current()
+            inbound = await self._numbered_choice(session, conversation, inbound)
             switched = self._apply_language(conversation, inbound, snapshot, is_new)
             self._apply_country(conversation, inbound, snapshot)
             inbound_row.language = conversation.language
@@ -170,6 +217,7 @@ class ConversationService:
                 self._render(topic, conversation) for topic in plan.topics
             ]
             stored = await self._store_replies(session, conversation, replies)
+            inbound_row.handled_at = utcnow()
             await session.commit()
             return Outcome(
                 conversation_id=conversation.id,
@@ -178,6 +226,49 @@ class ConversationService:
                 language=conversation.language,
                 replies=stored,
             )
+
+    async def _earlier_delivery(
+        self, session: AsyncSession, inbound: InboundMessage
+    ) -> Message | None:
+        """The stored message with this delivery's provider id, if the provider sent it before."""
+        if inbound.provider_id is None:
+            return None
+        return await session.scalar(select(Message).where(Message.dedup_key == inbound.provider_id))
+
+    async def _duplicate(self, session: AsyncSession, earlier: Message | None) -> Outcome:
+        """The answer to a redelivery: acknowledged, nothing new to send."""
+        conversation = await session.get(Conversation, earlier.conversation_id) if earlier else None
+        return Outcome(
+            conversation_id=conversation.id if conversation else "",
+            status=conversation.status if conversation else Status.BOT,
+            escalation=conversation.escalation if conversation else None,
+            language=conversation.language if conversation else self._settings.default_language,
+            duplicate=True,
+        )
+
+    async def _numbered_choice(
+        self, session: AsyncSession, conversation: Conversation, inbound: InboundMessage
+    ) -> InboundMessage:
+        """On channels without buttons, a reply "2" stands for the second option last offered."""
+        if inbound.channel not in NUMBERED_CHANNELS or inbound.text is None:
+            return inbound
+        match = _OPTION_NUMBER.match(inbound.text)
+        if match is None:
+            return inbound
+        last_offer = await session.scalar(
+            select(Message.buttons)
+            .where(
+                Message.conversation_id == conversation.id,
+                Message.direction == "out",
+                Message.buttons.is_not(None),
+            )
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+        number = int(match.group(1))
+        if not last_offer or not 1 <= number <= len(last_offer):
+            return inbound
+        return dataclasses.replace(inbound, text=None, payload=last_offer[number - 1]["payload"])
 
     async def _conversation(
         self, session: AsyncSession, person_id: str, inbound: InboundMessage
@@ -188,10 +279,13 @@ class ConversationService:
         )
         if conversation is not None:
             return conversation, False
-        language = self._settings.default_language
+        language = inbound.language_hint or self._settings.default_language
         if inbound.text is not None:
             language = self._detector.choose(inbound.text, None, language)
-        person = Person(id=person_id, channel=inbound.channel)
+        address = (
+            self._box.seal(inbound.channel_user_id) if inbound.channel in PUSH_CHANNELS else None
+        )
+        person = Person(id=person_id, channel=inbound.channel, address=address)
         conversation = Conversation(
             person_id=person_id, channel=inbound.channel, status=Status.BOT, language=language
         )
@@ -272,6 +366,9 @@ class ConversationService:
             return plan
         if switched:
             plan.topics = ["language_set"]
+            return plan
+        if inbound.text is None and inbound.payload is None:
+            plan.topics = ["text_only"]
             return plan
         if inbound.payload is not None:
             return await self._payload_plan(conversation, inbound.payload, snapshot)
@@ -373,7 +470,11 @@ class ConversationService:
 
     def _render_context(self, conversation: Conversation) -> dict[str, str | None]:
         """What the NLG endpoint needs to render for this conversation."""
-        return {"language": conversation.language, "country": self._country(conversation)}
+        return {
+            "language": conversation.language,
+            "country": self._country(conversation),
+            "channel": conversation.channel,
+        }
 
     def _country(self, conversation: Conversation) -> str | None:
         """The person's likely country: named by them, else their language's main market."""
@@ -381,7 +482,9 @@ class ConversationService:
 
     def _render(self, topic: str, conversation: Conversation) -> Reply:
         """Render a core topic in the conversation's language."""
-        return self.render(topic, conversation.language, self._country(conversation))
+        return self.render(
+            topic, conversation.language, self._country(conversation), conversation.channel
+        )
 
     def _escalate(self, conversation: Conversation, reason: Escalation, source: str) -> None:
         """Move the conversation to the caseworker queue with its reason."""
@@ -420,6 +523,7 @@ class ConversationService:
         """Delete the person, their conversation and every message; confirm unsaved."""
         language = conversation.language
         reply = self._render("delete_done", conversation)
+        erased = await self._provider_messages(session, conversation.id)
         person = await session.get(Person, person_id)
         if person is not None:
             await session.delete(person)
@@ -433,6 +537,27 @@ class ConversationService:
             escalation=None,
             language=language,
             replies=[reply],
+            erased_messages=erased,
+        )
+
+    async def _provider_messages(
+        self, session: AsyncSession, conversation_id: str
+    ) -> tuple[tuple[str, dt.datetime], ...]:
+        """Provider ids (and times) of every message of a conversation, both directions."""
+        inbound = await session.execute(
+            select(Message.provider_message_id, Message.created_at).where(
+                Message.conversation_id == conversation_id,
+                Message.provider_message_id.is_not(None),
+            )
+        )
+        outbound = await session.execute(
+            select(Delivery.provider_message_id, Delivery.created_at).where(
+                Delivery.conversation_id == conversation_id,
+                Delivery.provider_message_id.is_not(None),
+            )
+        )
+        return tuple(
+            (str(pid), created) for pid, created in [*inbound.all(), *outbound.all()] if pid
         )
 
     async def messages_after(
@@ -458,9 +583,11 @@ class ConversationService:
             )
             return conversation, [_reply_from_row(row, conversation.language) for row in rows]
 
-    def render(self, topic: str, language: str, country: str | None) -> Reply:
+    def render(
+        self, topic: str, language: str, country: str | None, channel: str | None = None
+    ) -> Reply:
         """Render a topic's answer file as an unsent reply (also for the NLG endpoint)."""
-        rendered = self._content.render(topic, language, country)
+        rendered = self._content.render(topic, language, country, channel)
         return Reply(
             id=None,
             text=rendered.text,

@@ -12,6 +12,11 @@ from bot.content.model import Button
 MAX_TEXT_LENGTH = 4096
 MAX_USER_ID_LENGTH = 128
 MAX_PAYLOAD_LENGTH = 64
+MAX_PROVIDER_ID_LENGTH = 128
+# Kinds of message that carry no text we can read; their content is never stored.
+MEDIA_KINDS = frozenset(
+    {"voice", "audio", "photo", "video", "document", "sticker", "location", "contact", "other"}
+)
 
 
 class InboundError(ValueError):
@@ -29,12 +34,23 @@ def clean_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class InboundMessage:
-    """What a person sent, on any channel: text typed, or a button's payload."""
+    """What a person sent, on any channel: text typed, a button's payload, or only media.
+
+    `provider_id` is the provider's delivery id (Telegram update, Twilio MessageSid):
+    a message delivered twice is handled once. `group` marks a message from a group
+    chat (answered with a notice, never stored). `language_hint` is the language the
+    person's app is set to, used only when the text says nothing.
+    """
 
     channel: str
     channel_user_id: str
     text: str | None = None
     payload: str | None = None
+    media: str | None = None
+    provider_id: str | None = None
+    provider_message_id: str | None = None
+    language_hint: str | None = None
+    group: bool = False
 
     def __post_init__(self) -> None:
         """Clean what no database or detector can hold; refuse what the core cannot handle."""
@@ -42,8 +58,16 @@ class InboundMessage:
             object.__setattr__(self, "text", clean_text(self.text))
         if not self.channel_user_id or len(self.channel_user_id) > MAX_USER_ID_LENGTH:
             raise InboundError(f"user_id must be 1-{MAX_USER_ID_LENGTH} characters")
-        if (self.text is None) == (self.payload is None):
+        if self.media is not None and self.media not in MEDIA_KINDS:
+            raise InboundError(f"unknown media kind {self.media!r}")
+        if self.text is not None and self.payload is not None:
             raise InboundError("send exactly one of text or payload")
+        if self.text is None and self.payload is None and self.media is None:
+            raise InboundError("send exactly one of text or payload")
+        if self.provider_id is not None and not (
+            0 < len(self.provider_id) <= MAX_PROVIDER_ID_LENGTH
+        ):
+            raise InboundError(f"provider id must be 1-{MAX_PROVIDER_ID_LENGTH} characters")
         if self.text is not None:
             if not self.text.strip():
                 raise InboundError("text is empty")
@@ -75,3 +99,8 @@ class Outcome:
     escalation: str | None
     language: str
     replies: list[Reply] = field(default_factory=list)
+    # True when this was a redelivery of a message already handled: nothing to send.
+    duplicate: bool = False
+    # After an erasure: provider ids of the chat's messages and when each was sent,
+    # so a channel that can delete them on the person's phone may do so.
+    erased_messages: tuple[tuple[str, dt.datetime], ...] = ()

@@ -25,3 +25,21 @@ HANDLE_SECONDS = Histogram(
     registry=REGISTRY,
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+DELIVERIES = Counter(
+    "rota_deliveries_total",
+    "Reply parts sent through a channel, by result",
+    ["channel", "status"],
+    registry=REGISTRY,
+)
+WEBHOOK_REJECTED = Counter(
+    "rota_webhook_rejected_total",
+    "Webhook calls refused (bad or missing signature or secret)",
+    ["channel"],
+    registry=REGISTRY,
+)
+DUPLICATES = Counter(
+    "rota_duplicate_deliveries_total",
+    "Inbound messages delivered again by a provider and ignored",
+    ["channel"],
+    registry=REGISTRY,
+)

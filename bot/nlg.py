@@ -21,8 +21,10 @@ from bot.topics import topic_for_response
 log = logging.getLogger(__name__)
 
 
-def _render_context(tracker: dict[str, Any], default_language: str) -> tuple[str, str | None]:
-    """Language and country the gateway attached to the newest user message."""
+def _render_context(
+    tracker: dict[str, Any], default_language: str
+) -> tuple[str, str | None, str | None]:
+    """Language, country and channel the gateway attached to the newest user message."""
     metadata: dict[str, Any] = {}
     for event in reversed(tracker.get("events") or []):
         if isinstance(event, dict) and event.get("event") == "user":
@@ -32,7 +34,12 @@ def _render_context(tracker: dict[str, Any], default_language: str) -> tuple[str
     if language not in SUPPORTED_LANGUAGES:
         language = default_language
     country = metadata.get("country")
-    return str(language), str(country) if isinstance(country, str) else None
+    channel = metadata.get("channel")
+    return (
+        str(language),
+        str(country) if isinstance(country, str) else None,
+        str(channel) if isinstance(channel, str) else None,
+    )
 
 
 def _nlu_scores(tracker: dict[str, Any]) -> dict[str, float]:
@@ -65,8 +72,8 @@ def make_nlg_endpoint(settings: Settings, service: ConversationService) -> Any:
             log.error("rasa asked for an unknown response; answering with fallback")
             topic = "fallback"
         tracker = body.get("tracker") if isinstance(body.get("tracker"), dict) else {}
-        language, country = _render_context(tracker or {}, settings.default_language)
-        reply = service.render(topic, language, country)
+        language, country, channel = _render_context(tracker or {}, settings.default_language)
+        reply = service.render(topic, language, country, channel)
         return JSONResponse(
             {
                 "custom": {

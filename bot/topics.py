@@ -42,6 +42,8 @@ CORE_TOPICS: Final[tuple[str, ...]] = (
     "delete_cancelled",
     "waiting",
     "unavailable",
+    "text_only",
+    "group_chat",
 )
 
 # Every topic that must exist in every complete language.

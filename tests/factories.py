@@ -50,7 +50,9 @@ class FakeRasa:
         self.received.append(body)
         topic = self.route(body["message"])
         meta = body.get("metadata") or {}
-        rendered = self.content.render(topic, meta.get("language", "en"), meta.get("country"))
+        rendered = self.content.render(
+            topic, meta.get("language", "en"), meta.get("country"), meta.get("channel")
+        )
         custom = {
             "topic": rendered.topic,
             "language": rendered.language,

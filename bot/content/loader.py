@@ -12,9 +12,11 @@ from typing import Any
 from bot.content.model import (
     Answer,
     Button,
+    ChannelWords,
     ContentProblem,
     ContentSnapshot,
     LanguageInfo,
+    TelegramProfile,
 )
 from bot.content.phones import digits, phone_numbers
 from bot.content.yamlfile import LineDict, LineList, YamlError, line_of, load_yaml
@@ -26,7 +28,14 @@ from bot.topics import ALL_TOPICS
 MAX_TEXT = 1000
 MAX_BUTTONS = 4
 MAX_TITLE = 24
-ANSWER_KEYS = {"text", "buttons", "by_country", "sources", "checked", "contacts"}
+ANSWER_KEYS = {"text", "buttons", "by_country", "channels", "sources", "checked", "contacts"}
+# Channels an answer may have its own text for, and each one's length limit.
+CHANNEL_TEXT_LIMITS = {"telegram": MAX_TEXT, "whatsapp": MAX_TEXT, "web": MAX_TEXT}
+# The Telegram Bot API's limits for a bot's profile and command menu.
+TELEGRAM_PROFILE_LIMITS = {"name": 64, "short_description": 120, "description": 512}
+TELEGRAM_COMMANDS = ("start", "help", "language", "delete")
+TELEGRAM_COMMAND_LIMIT = 256
+MAX_NUMBERED_HINT = 60
 STATIC_PAYLOADS = {"delete:confirm", "delete:cancel"}
 SAFETY_KEYS = ("distress", "distress_alone", "request_human", "request_human_alone")
 
@@ -220,6 +229,119 @@ class _Loader:
                     result[key] = str(topic)
         return result
 
+    def channel_words(self, languages: dict[str, LanguageInfo]) -> ChannelWords:
+        """Read channels.yml: the Telegram profile and WhatsApp words per language."""
+        path = self.root / "channels.yml"
+        data = self.read(path)
+        if not isinstance(data, LineDict):
+            if data is not None:
+                self.problem(path, 1, "expected `telegram:` and `whatsapp:` mappings by language")
+            return ChannelWords()
+        for key in data:
+            if key not in ("telegram", "whatsapp"):
+                self.problem(path, line_of(data, key), f"unknown channel {key!r}")
+        telegram: dict[str, TelegramProfile] = {}
+        for code, entry in self._by_language(path, data, "telegram", languages).items():
+            profile = self._telegram_profile(path, code, entry)
+            if profile is not None:
+                telegram[code] = profile
+        hints: dict[str, str] = {}
+        for code, entry in self._by_language(path, data, "whatsapp", languages).items():
+            hint = entry.get("numbered_hint")
+            if not isinstance(hint, str) or not hint.strip():
+                self.problem(
+                    path,
+                    line_of(entry, "numbered_hint"),
+                    f"whatsapp {code}: "
+                    "write `numbered_hint:`, the line shown before numbered options",
+                )
+            elif len(hint.strip()) > MAX_NUMBERED_HINT:
+                self.problem(
+                    path,
+                    line_of(entry, "numbered_hint"),
+                    f"whatsapp {code}: "
+                    f"numbered_hint is over {MAX_NUMBERED_HINT} characters; shorten it",
+                )
+            else:
+                hints[code] = hint.strip()
+        return ChannelWords(telegram=telegram, numbered_hint=hints)
+
+    def _by_language(
+        self, path: Path, data: LineDict, channel: str, languages: dict[str, LanguageInfo]
+    ) -> dict[str, LineDict]:
+        """The per-language mappings under one channel, each complete language required."""
+        table = data.get(channel)
+        if not isinstance(table, LineDict):
+            self.problem(path, line_of(data, channel), f"`{channel}:` must map languages")
+            return {}
+        result: dict[str, LineDict] = {}
+        for code, entry in table.items():
+            if code not in languages:
+                self.problem(path, line_of(table, code), f"{channel}: unknown language {code!r}")
+            elif not isinstance(entry, LineDict):
+                self.problem(path, line_of(table, code), f"{channel} {code}: expected a mapping")
+            else:
+                result[str(code)] = entry
+        for info in languages.values():
+            if info.complete and info.code not in table:
+                self.problem(path, line_of(data, channel), f"{channel}: add {info.code}:")
+        return result
+
+    def _telegram_profile(self, path: Path, code: str, entry: LineDict) -> TelegramProfile | None:
+        """Check one language's Telegram profile against the Bot API's limits."""
+        values: dict[str, str] = {}
+        for key, limit in TELEGRAM_PROFILE_LIMITS.items():
+            value = entry.get(key)
+            line = line_of(entry, key)
+            if not isinstance(value, str) or not value.strip():
+                self.problem(path, line, f"telegram {code}: `{key}:` is missing")
+            elif len(value.strip()) > limit:
+                self.problem(
+                    path,
+                    line,
+                    f"telegram {code}: {key} has {len(value.strip())} "
+                    f"characters; Telegram allows {limit}",
+                )
+            else:
+                values[key] = value.strip()
+        commands = entry.get("commands")
+        described: dict[str, str] = {}
+        if not isinstance(commands, LineDict):
+            self.problem(
+                path,
+                line_of(entry, "commands"),
+                f"telegram {code}: `commands:` must describe {', '.join(TELEGRAM_COMMANDS)}",
+            )
+        else:
+            for name in TELEGRAM_COMMANDS:
+                text = commands.get(name)
+                if not isinstance(text, str) or not text.strip():
+                    self.problem(
+                        path,
+                        line_of(commands, name) if name in commands else line_of(entry, "commands"),
+                        f"telegram {code}: describe the /{name} command",
+                    )
+                elif len(text.strip()) > TELEGRAM_COMMAND_LIMIT:
+                    self.problem(
+                        path,
+                        line_of(commands, name),
+                        f"telegram {code}: /{name} "
+                        f"description is over {TELEGRAM_COMMAND_LIMIT} characters",
+                    )
+                else:
+                    described[name] = text.strip()
+            for name in commands:
+                if name not in TELEGRAM_COMMANDS:
+                    self.problem(
+                        path,
+                        line_of(commands, name),
+                        f"telegram {code}: unknown command "
+                        f"{name!r}; the commands are {', '.join(TELEGRAM_COMMANDS)}",
+                    )
+        if len(values) < len(TELEGRAM_PROFILE_LIMITS) or len(described) < len(TELEGRAM_COMMANDS):
+            return None
+        return TelegramProfile(commands=described, **values)
+
     # --- answers ------------------------------------------------------------
 
     def answer(
@@ -273,9 +395,15 @@ class _Loader:
                     else:
                         by_country[code] = variant
                         texts[code] = (variant, line)
+        by_channel = self._channel_texts(path, data)
+        for channel, (body, line) in by_channel.items():
+            texts[f"channel:{channel}"] = (body, line)
         listed = self._listed_contacts(path, data)
         for code, (body, line) in texts.items():
-            where = f" (by_country {code})" if code else ""
+            if code and code.startswith("channel:"):
+                where = f" (channels {code[8:]})"
+            else:
+                where = f" (by_country {code})" if code else ""
             if len(body) > MAX_TEXT:
                 self.problem(
                     path,
@@ -317,7 +445,42 @@ class _Loader:
             buttons,
             {k: v.strip() for k, v in by_country.items()},
             path,
+            {k: v.strip() for k, (v, _line) in by_channel.items()},
         )
+
+    def _channel_texts(self, path: Path, data: LineDict) -> dict[str, tuple[str, int]]:
+        """Read `channels:` — a text for Telegram or WhatsApp where they must differ."""
+        raw = data.get("channels")
+        result: dict[str, tuple[str, int]] = {}
+        if raw is None:
+            return result
+        if not isinstance(raw, LineDict):
+            self.problem(
+                path,
+                line_of(data, "channels"),
+                "`channels:` must map telegram/whatsapp/web to `text: |` blocks",
+            )
+            return result
+        for channel, variant in raw.items():
+            line = line_of(raw, channel)
+            if channel not in CHANNEL_TEXT_LIMITS:
+                self.problem(
+                    path,
+                    line,
+                    f"unknown channel {channel!r}; use {', '.join(sorted(CHANNEL_TEXT_LIMITS))}",
+                )
+                continue
+            body = variant.get("text") if isinstance(variant, LineDict) else None
+            if not isinstance(body, str) or not body.strip():
+                self.problem(path, line, f"the {channel} variant needs a `text: |` block")
+                continue
+            extra = sorted(set(variant) - {"text"})
+            if extra:
+                self.problem(
+                    path, line, f"the {channel} variant may only have `text:`; remove {extra}"
+                )
+            result[str(channel)] = (body, line_of(variant, "text"))
+        return result
 
     def _listed_contacts(self, path: Path, data: LineDict) -> set[str]:
         """The digits of every number listed under `contacts:`, checking each entry."""
@@ -395,6 +558,7 @@ def load_content(root: Path) -> tuple[ContentSnapshot | None, list[ContentProble
     confirmed, blocked = loader.contacts()
     safety = loader.safety()
     commands = loader.commands()
+    channels = loader.channel_words(languages)
     answers: dict[tuple[str, str], Answer] = {}
     topics_dir = root / "topics"
     if topics_dir.is_dir():
@@ -435,5 +599,6 @@ def load_content(root: Path) -> tuple[ContentSnapshot | None, list[ContentProble
         request_human=PhraseMatcher(safety["request_human"], safety["request_human_alone"]),
         commands=commands,
         fingerprint=fingerprint,
+        channels=channels,
     )
     return snapshot, []

@@ -28,6 +28,7 @@ class Answer:
     buttons: tuple[Button, ...]
     by_country: dict[str, str]
     path: Path
+    by_channel: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,24 @@ class LanguageInfo:
 
 
 @dataclass(frozen=True)
+class TelegramProfile:
+    """The bot's public face on Telegram in one language (content/channels.yml)."""
+
+    name: str
+    short_description: str
+    description: str
+    commands: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ChannelWords:
+    """Per-channel words that are not answers: Telegram profiles, WhatsApp's option hint."""
+
+    telegram: dict[str, TelegramProfile] = field(default_factory=dict)
+    numbered_hint: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ContentSnapshot:
     """Everything loaded from content/ at one moment; replaced whole on reload."""
 
@@ -79,3 +98,4 @@ class ContentSnapshot:
     request_human: PhraseMatcher
     commands: dict[str, str]
     fingerprint: str = field(default="")
+    channels: ChannelWords = field(default_factory=ChannelWords)

@@ -71,8 +71,13 @@ class ContentStore:
             raise ContentNotLoaded("content/ has problems and nothing valid was loaded")
         return self._snapshot
 
-    def render(self, topic: str, language: str, country: str | None = None) -> Rendered:
-        """The answer for a topic in a language (falling back as languages.yml says)."""
+    def render(
+        self, topic: str, language: str, country: str | None = None, channel: str | None = None
+    ) -> Rendered:
+        """The answer for a topic in a language (falling back as languages.yml says).
+
+        A channel's own text (`channels:`) wins over a country's, which wins over the default.
+        """
         snapshot = self.current()
         chosen = language
         answer = snapshot.answers.get((topic, chosen))
@@ -84,4 +89,6 @@ class ContentStore:
             if answer is None and chosen == "en":
                 raise KeyError(f"no answer for topic {topic!r}")
         text = answer.by_country.get(country, answer.text) if country else answer.text
+        if channel is not None:
+            text = answer.by_channel.get(channel, text)
         return Rendered(topic=topic, language=chosen, text=text, buttons=answer.buttons)

@@ -1,4 +1,4 @@
-"""Tables: people (pseudonymous), conversations and messages."""
+"""Tables: people (pseudonymous), conversations, messages and their deliveries."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -49,6 +58,9 @@ class Person(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
+    # The channel address (Telegram chat id, WhatsApp number), encrypted: the one
+    # place it is kept, so replies can reach the person later. Never in clear.
+    address: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     conversation: Mapped[Conversation | None] = relationship(
@@ -93,4 +105,33 @@ class Message(Base):
     topic: Mapped[str | None] = mapped_column(String(32), nullable=True)
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     buttons: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
+    # What kind of non-text message it was (voice, photo, location, ...); never its content.
+    media: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The provider's delivery id (Telegram update, Twilio MessageSid): a redelivery is ignored.
+    dedup_key: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+    # The provider's id of the message itself (e.g. Telegram message_id, for deletion).
+    provider_message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # When the core finished with an inbound message (replies stored); None = not yet.
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """One part of an outgoing message as sent through a channel, and what became of it."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_message", "message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    part: Mapped[int] = mapped_column(Integer, default=0)
+    provider_message_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    # sent, queued, delivered, read, failed, undelivered, not_sent
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Why a message was not sent or failed, in words for the console (never message text).
+    reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
