@@ -16,17 +16,21 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot import metrics
+from bot.addresses import AddressBox
 from bot.content.store import ContentNotLoaded, ContentStore
 from bot.core import ConversationService
 from bot.db.migrate import upgrade
 from bot.db.session import make_engine, make_sessionmaker
+from bot.delivery import DeliveryService
 from bot.engine import RasaEngine
 from bot.language import detector_for
 from bot.logs import quiet_libraries
 from bot.nlg import make_nlg_endpoint
 from bot.settings import PROJECT_ROOT, Settings, load_settings
 from handlers.demo import demo_page
+from handlers.telegram import TelegramChannel
 from handlers.web import web_routes
+from handlers.whatsapp import WhatsAppChannel
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,9 @@ class Components:
     content: ContentStore
     engine: RasaEngine
     service: ConversationService
+    delivery: DeliveryService
+    telegram: TelegramChannel | None
+    whatsapp: WhatsAppChannel | None
 
 
 def create_app(
@@ -58,21 +65,35 @@ def create_app(
     rasa = RasaEngine(
         settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds, engine_transport
     )
+    sessions = make_sessionmaker(db_engine)
     service = ConversationService(
         settings,
-        make_sessionmaker(db_engine),
+        sessions,
         content,
         rasa,
         detector_for(PROJECT_ROOT / "rasa_project" / "data" / "nlu"),
     )
-    parts = Components(settings, content, rasa, service)
+    delivery = DeliveryService(sessions, AddressBox(settings.secret_key))
+    telegram = (
+        TelegramChannel(settings, service, delivery, content) if settings.telegram_enabled else None
+    )
+    whatsapp = (
+        WhatsAppChannel(settings, service, delivery, content) if settings.whatsapp_enabled else None
+    )
+    parts = Components(settings, content, rasa, service, delivery, telegram, whatsapp)
+    channels = [c for c in (telegram, whatsapp) if c is not None]
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        """Migrate on start; close connections on stop."""
+        """Migrate and connect channels on start; finish sends and close connections on stop."""
         if migrate:
             upgrade(settings.database_url)
+        for channel in channels:
+            await channel.start()
         yield
+        await delivery.drain()
+        for channel in channels:
+            await channel.stop()
         await rasa.close()
         await db_engine.dispose()
 
@@ -118,6 +139,7 @@ def create_app(
             Route("/metrics", metrics_endpoint),
             Route("/nlg", make_nlg_endpoint(settings, service), methods=["POST"]),
             *web_routes(service),
+            *(route for channel in channels for route in channel.routes()),
             Route("/", demo_page),
             Mount("/static", StaticFiles(directory=PROJECT_ROOT / "handlers" / "static")),
         ],

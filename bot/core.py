@@ -149,8 +149,11 @@ class ConversationService:
         """A group chat gets a notice that we talk only in private; nothing is stored."""
         language = inbound.language_hint or self._settings.default_language
         if inbound.text is not None:
-            language = self._detector.choose(inbound.text, None, language)
-        reply = self.render("group_chat", language, None)
+            # Short texts (a /command) keep the app's language; clear sentences decide.
+            language = self._detector.choose(
+                inbound.text, inbound.language_hint, self._settings.default_language
+            )
+        reply = self.render("group_chat", language, None, inbound.channel)
         return Outcome(
             conversation_id="",
             status=Status.BOT,

@@ -11,9 +11,9 @@ import asyncio
 import datetime as dt
 import logging
 import weakref
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -89,9 +89,13 @@ class DeliveryService:
         conversation_id: str | None,
     ) -> asyncio.Task[None]:
         """Send replies in the background, in order per address; the task is tracked."""
-        task = asyncio.create_task(
+        return self.background(
             self.deliver(channel, address, replies, last_inbound_at, conversation_id)
         )
+
+    def background(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run other channel work (e.g. deleting messages) tracked like sends."""
+        task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

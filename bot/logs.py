@@ -6,7 +6,20 @@ import logging
 
 # Libraries whose debug/info output can contain SQL parameters (message text) or
 # URLs with tokens. They log warnings and errors only, whatever the root level.
-QUIET_LIBRARIES = ("aiosqlite", "sqlalchemy.engine", "httpx", "httpcore", "alembic", "asyncio")
+# python-telegram-bot logs every Bot API call with its parameters (chat ids, texts) at
+# DEBUG; twilio logs request bodies (phone numbers, texts) at INFO.
+QUIET_LIBRARIES = (
+    "aiosqlite",
+    "sqlalchemy.engine",
+    "httpx",
+    "httpcore",
+    "alembic",
+    "asyncio",
+    "telegram",
+    "twilio",
+    "aiohttp",
+    "apscheduler",
+)
 
 
 def quiet_libraries() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,9 @@ class Settings:
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_whatsapp_from: str | None = None
+    twilio_template_content_sid: str | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    twilio_api_url: str = "https://api.twilio.com"
     default_language: str = "en"
     rasa_timeout_seconds: float = 10.0
     waiting_ack_minutes: int = 10
@@ -65,8 +69,13 @@ class Settings:
 
     @property
     def telegram_enabled(self) -> bool:
-        """Telegram is on only when both its token and webhook secret are set."""
-        return bool(self.telegram_bot_token and self.telegram_webhook_secret)
+        """Telegram is on when its bot token is set (webhook with PUBLIC_URL, else polling)."""
+        return bool(self.telegram_bot_token)
+
+    @property
+    def telegram_polling(self) -> bool:
+        """Without a public address Telegram cannot call us: fetch updates instead."""
+        return self.telegram_enabled and not self.public_url
 
     @property
     def whatsapp_enabled(self) -> bool:
@@ -84,6 +93,48 @@ def _required_secret(env: Mapping[str, str], name: str, hint: str) -> str:
     if len(value) < 16:
         raise SettingsError(f"{name} is too short (at least 16 characters). {hint}")
     return value
+
+
+_TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def _check_channels(settings: Settings) -> None:
+    """Fail fast on channel settings that would only break when the first message arrives."""
+    public = settings.public_url
+    if public is not None:
+        scheme, _, rest = public.partition("://")
+        host = rest.split("/", 1)[0].rsplit(":", 1)[0] if rest else ""
+        if scheme not in ("https", "http") or not host:
+            raise SettingsError(
+                f"PUBLIC_URL must be an address like https://bot.example.org, not {public!r}."
+            )
+        if scheme == "http" and host not in _LOCAL_HOSTS:
+            raise SettingsError(
+                "PUBLIC_URL must use https (Telegram and Twilio call it from the internet)."
+            )
+    if settings.telegram_enabled and public is not None:
+        secret = settings.telegram_webhook_secret or ""
+        if not _TELEGRAM_SECRET.match(secret):
+            raise SettingsError(
+                "TELEGRAM_WEBHOOK_SECRET must be 16-256 characters of A-Z, a-z, 0-9, _ and - "
+                "when Telegram calls PUBLIC_URL; e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'`."
+            )
+    twilio = [
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        settings.twilio_whatsapp_from,
+    ]
+    if any(twilio) and not all(twilio):
+        raise SettingsError(
+            "WhatsApp needs all of TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM."
+        )
+    sender = settings.twilio_whatsapp_from
+    if sender is not None and not re.fullmatch(r"whatsapp:\+\d{6,15}", sender):
+        raise SettingsError(
+            f"TWILIO_WHATSAPP_FROM must look like whatsapp:+14155238886, not {sender!r}."
+        )
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -108,21 +159,26 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         distress_threshold = float(env.get("DISTRESS_MODEL_THRESHOLD", "0.30"))
     except ValueError as exc:
         raise SettingsError(f"A numeric setting is not a number: {exc}") from exc
-    return Settings(
+    settings = Settings(
         secret_key=_required_secret(env, "SECRET_KEY", hint),
         rasa_token=_required_secret(env, "RASA_TOKEN", hint),
         database_url=_async_database_url(optional("DATABASE_URL") or default_db),
         rasa_url=(optional("RASA_URL") or "http://127.0.0.1:5005").rstrip("/"),
         content_dir=Path(optional("CONTENT_DIR") or PROJECT_ROOT / "content"),
         redis_url=optional("REDIS_URL"),
-        public_url=optional("PUBLIC_URL"),
+        public_url=(optional("PUBLIC_URL") or "").rstrip("/") or None,
         telegram_bot_token=optional("TELEGRAM_BOT_TOKEN"),
         telegram_webhook_secret=optional("TELEGRAM_WEBHOOK_SECRET"),
         twilio_account_sid=optional("TWILIO_ACCOUNT_SID"),
         twilio_auth_token=optional("TWILIO_AUTH_TOKEN"),
         twilio_whatsapp_from=optional("TWILIO_WHATSAPP_FROM"),
+        twilio_template_content_sid=optional("TWILIO_TEMPLATE_CONTENT_SID"),
+        telegram_api_url=optional("TELEGRAM_API_URL") or "https://api.telegram.org/bot",
+        twilio_api_url=(optional("TWILIO_API_URL") or "https://api.twilio.com").rstrip("/"),
         default_language=language,
         rasa_timeout_seconds=timeout,
         waiting_ack_minutes=waiting_ack,
         distress_model_threshold=distress_threshold,
     )
+    _check_channels(settings)
+    return settings

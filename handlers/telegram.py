@@ -1,0 +1,312 @@
+"""The Telegram channel on python-telegram-bot: verified webhook (or polling), sending, deletion.
+
+PTB's custom-webhook pattern: the Application is built with `updater(None)` and our
+ASGI app owns HTTP. Unlike PTB's example, the update is handled before the webhook
+answers 200, so an update is stored before Telegram stops retrying it. Without
+`PUBLIC_URL` (a laptop), the same handling runs from PTB's long polling instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hmac
+import json
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot import metrics
+from bot.chunks import split_text
+from bot.content.store import ContentStore
+from bot.core import ConversationService
+from bot.delivery import DeliveryService, SentPart
+from bot.messages import InboundError, Reply
+from bot.settings import Settings
+from handlers.telegram_updates import ALLOWED_UPDATES, CHANNEL, Translated, translate
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name
+MAX_UPDATE_BYTES = 1_000_000
+MAX_MESSAGE_CHARS = 4096
+# The Bot API deletes messages only while they are younger than 48 hours.
+DELETE_WINDOW = dt.timedelta(hours=48)
+DELETE_BATCH = 100
+SETUP_RETRY_SECONDS = 30.0
+
+
+class TelegramSender:
+    """Sends replies as Telegram messages: inline keyboards, split at 4,096 characters."""
+
+    channel = CHANNEL
+    reply_window: dt.timedelta | None = None
+
+    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        self._application = application
+
+    async def send(self, address: str, reply: Reply, outside_window: bool) -> list[SentPart]:
+        """Send one reply; buttons go with its last part."""
+        chat_id = int(address)
+        markup = (
+            InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b.title, callback_data=b.payload)] for b in reply.buttons]
+            )
+            if reply.buttons
+            else None
+        )
+        parts = split_text(reply.text, MAX_MESSAGE_CHARS)
+        results: list[SentPart] = []
+        for index, text in enumerate(parts):
+            last = index == len(parts) - 1
+            try:
+                sent = await self._application.bot.send_message(
+                    chat_id=chat_id, text=text, reply_markup=markup if last else None
+                )
+            except RetryAfter:
+                results.append(SentPart("failed", reason="rate_limited"))
+                break
+            except Forbidden:
+                results.append(SentPart("failed", reason="blocked_by_person"))
+                break
+            except (TimedOut, NetworkError) as exc:
+                results.append(SentPart("failed", reason=type(exc).__name__))
+                break
+            except TelegramError:
+                results.append(SentPart("failed", reason="rejected_by_telegram"))
+                break
+            results.append(SentPart("sent", provider_message_id=str(sent.message_id)))
+        return results
+
+
+class TelegramChannel:
+    """Owns the PTB Application: start-up registration, webhook, polling and deletion."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        service: ConversationService,
+        delivery: DeliveryService,
+        content: ContentStore,
+    ) -> None:
+        assert settings.telegram_bot_token is not None
+        self._settings = settings
+        self._service = service
+        self._delivery = delivery
+        self._content = content
+        builder = (
+            ApplicationBuilder()
+            .token(settings.telegram_bot_token)
+            .base_url(settings.telegram_api_url)
+            .rate_limiter(AIORateLimiter(max_retries=3))
+        )
+        if not settings.telegram_polling:
+            builder = builder.updater(None)
+        self.application = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_polled_update))
+        self.application.add_error_handler(self._on_error)
+        self.sender = TelegramSender(self.application)
+        delivery.register(self.sender)
+        self._ready = asyncio.Event()
+        self._setup_task: asyncio.Task[None] | None = None
+
+    # --- lifecycle ----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect to Telegram (retrying in the background if it cannot be reached)."""
+        self._setup_task = asyncio.create_task(self._setup_until_done())
+
+    async def stop(self) -> None:
+        """Stop polling and close connections; a registered webhook stays (updates queue up)."""
+        if self._setup_task is not None:
+            self._setup_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._setup_task
+        if self._ready.is_set():
+            updater = self.application.updater
+            if updater is not None and updater.running:
+                await updater.stop()
+            if self.application.running:
+                await self.application.stop()
+            await self.application.shutdown()
+
+    async def _setup_until_done(self) -> None:
+        """Initialize, register the webhook (or start polling) and the bot's profile."""
+        while True:
+            try:
+                await self._setup()
+                return
+            except (TelegramError, OSError) as exc:
+                log.warning(
+                    "Telegram set-up failed (%s); retrying in %.0f s",
+                    type(exc).__name__,
+                    SETUP_RETRY_SECONDS,
+                )
+                await asyncio.sleep(SETUP_RETRY_SECONDS)
+
+    async def _setup(self) -> None:
+        """One attempt at connecting to Telegram."""
+        if not self.application._initialized:
+            await self.application.initialize()
+        bot = self.application.bot
+        if self._settings.telegram_polling:
+            updater = self.application.updater
+            assert updater is not None
+            await updater.start_polling(
+                allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False
+            )
+            await self.application.start()
+            log.info("Telegram: long polling (no PUBLIC_URL)")
+        else:
+            await bot.set_webhook(
+                url=f"{self._settings.public_url}{WEBHOOK_PATH}",
+                secret_token=self._settings.telegram_webhook_secret,
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+            log.info("Telegram: webhook registered")
+        self._ready.set()
+        await self._apply_profile()
+
+    async def _apply_profile(self) -> None:
+        """Set the bot's name, descriptions and command menu from content/channels.yml."""
+        try:
+            profiles = self._content.current().channels.telegram
+        except Exception:  # content not loaded: keep what Telegram has
+            log.warning("Telegram profile not applied: content is not loaded")
+            return
+        bot = self.application.bot
+        default = self._settings.default_language
+        for code, profile in profiles.items():
+            for language in (code, None) if code == default else (code,):
+                try:
+                    current = await bot.get_my_name(language_code=language)
+                    if current.name != profile.name:
+                        await bot.set_my_name(profile.name, language_code=language)
+                    described = await bot.get_my_description(language_code=language)
+                    if described.description != profile.description:
+                        await bot.set_my_description(profile.description, language_code=language)
+                    short = await bot.get_my_short_description(language_code=language)
+                    if short.short_description != profile.short_description:
+                        await bot.set_my_short_description(
+                            profile.short_description, language_code=language
+                        )
+                    await bot.set_my_commands(
+                        [BotCommand(name, text) for name, text in profile.commands.items()],
+                        language_code=language,
+                    )
+                except TelegramError as exc:
+                    log.warning("Telegram profile (%s) not applied: %s", code, type(exc).__name__)
+
+    # --- inbound ------------------------------------------------------------
+
+    def routes(self) -> list[Route]:
+        """The webhook route."""
+        return [Route(WEBHOOK_PATH, self.webhook, methods=["POST"])]
+
+    async def webhook(self, request: Request) -> Response:
+        """Verify the secret token, then parse, store and answer one update."""
+        expected = self._settings.telegram_webhook_secret
+        if self._settings.telegram_polling or expected is None:
+            return JSONResponse({"error": "the Telegram webhook is off (polling)"}, 404)
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            metrics.WEBHOOK_REJECTED.labels(CHANNEL).inc()
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        if not self._ready.is_set():
+            return JSONResponse({"error": "not connected to Telegram yet"}, status_code=503)
+        body = await request.body()
+        if len(body) > MAX_UPDATE_BYTES:
+            return JSONResponse({"error": "update too large"}, status_code=413)
+        try:
+            data = json.loads(body)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an update")
+            update = Update.de_json(data, self.application.bot)
+        except Exception:
+            return JSONResponse({"error": "not a Telegram update"}, status_code=400)
+        try:
+            await self.process(update)
+        except SQLAlchemyError as exc:
+            log.error("Telegram update not stored (%s); Telegram will retry", type(exc).__name__)
+            return JSONResponse({"error": "try again"}, status_code=503)
+        return Response(status_code=200)
+
+    async def _on_polled_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Polling delivers updates here; the same handling as the webhook."""
+        await self.process(update)
+
+    async def _on_error(self, _update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log a failure by kind only (never the update, which holds the person's words)."""
+        log.error("Telegram update failed: %s", type(context.error).__name__)
+
+    async def process(self, update: Update) -> None:
+        """Translate, hand to the core, then answer in the background."""
+        username = self.application.bot.username if self.application._initialized else None
+        try:
+            translated = translate(update, username)
+        except InboundError:
+            translated = None
+        if translated is None:
+            return
+        if translated.callback_query_id is not None:
+            self._background(self._answer_callback(translated.callback_query_id))
+        if translated.inbound is None:
+            return
+        outcome = await self._service.handle(translated.inbound)
+        if outcome.duplicate:
+            return
+        address = str(translated.chat_id)
+        if translated.inbound.group:
+            self._delivery.dispatch(CHANNEL, address, outcome.replies, None, None)
+        elif outcome.erased_messages:
+            self._background(
+                self._erase_then_confirm(translated, outcome.erased_messages, outcome.replies)
+            )
+        else:
+            self._delivery.dispatch(
+                CHANNEL, address, outcome.replies, None, outcome.conversation_id
+            )
+
+    def _background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run work after the webhook answered, tracked so shutdown waits for it."""
+        self._delivery.background(coroutine)
+
+    async def _answer_callback(self, query_id: str) -> None:
+        """Stop the button's spinner on the person's phone."""
+        try:
+            await self.application.bot.answer_callback_query(query_id)
+        except TelegramError as exc:
+            log.info("callback query not answered: %s", type(exc).__name__)
+
+    async def _erase_then_confirm(
+        self,
+        translated: Translated,
+        erased: tuple[tuple[str, dt.datetime], ...],
+        replies: list[Reply],
+    ) -> None:
+        """Delete the chat's recent messages on the phone too, then confirm the erasure."""
+        cutoff = dt.datetime.now(dt.UTC) - DELETE_WINDOW
+        ids = sorted({int(pid) for pid, sent_at in erased if sent_at > cutoff and pid.isdigit()})
+        for start in range(0, len(ids), DELETE_BATCH):
+            try:
+                await self.application.bot.delete_messages(
+                    translated.chat_id, ids[start : start + DELETE_BATCH]
+                )
+            except TelegramError as exc:
+                log.warning("Telegram messages not deleted: %s", type(exc).__name__)
+        await self._delivery.deliver(CHANNEL, str(translated.chat_id), replies, None, None)

@@ -1,0 +1,234 @@
+"""The WhatsApp channel on Twilio: signed webhooks in, REST API out, delivery statuses kept.
+
+Replies are sent with `Client.messages.create_async` (not only as TwiML), so a
+caseworker can answer later. Buttons become numbered options (the core maps a
+reply "2" back to the second option). A free-form message is not attempted more
+than 24 hours after the person's last message; a configured template is used
+instead, or the reason is recorded for the console.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.datastructures import ImmutableMultiDict
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from bot import metrics
+from bot.chunks import split_text
+from bot.content.store import ContentStore
+from bot.core import ConversationService
+from bot.delivery import OUTSIDE_WINDOW, DeliveryService, SentPart
+from bot.messages import InboundError, InboundMessage, Reply
+from bot.settings import Settings
+from handlers.whatsapp_signature import verified_form
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+WEBHOOK_PATH = "/webhooks/whatsapp"
+STATUS_PATH = "/webhooks/whatsapp/status"
+MAX_BODY_CHARS = 1600
+REPLY_WINDOW = dt.timedelta(hours=24)
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+KNOWN_STATUSES = frozenset(
+    {"accepted", "queued", "sending", "sent", "delivered", "read", "failed", "undelivered"}
+)
+
+
+def media_kind(form: ImmutableMultiDict[str, str]) -> str | None:
+    """What a WhatsApp message carries besides text (None for plain text)."""
+    if form.get("Latitude") or form.get("MessageType") == "location":
+        return "location"
+    if int(form.get("NumMedia", "0") or "0") > 0:
+        content_type = form.get("MediaContentType0", "")
+        for prefix, kind in (("audio/", "voice"), ("image/", "photo"), ("video/", "video")):
+            if content_type.startswith(prefix):
+                return kind
+        if "vcard" in content_type:
+            return "contact"
+        return "document"
+    if form.get("MessageType") not in (None, "", "text", "button", "interactive"):
+        return "other"
+    return None
+
+
+def inbound_from_form(form: ImmutableMultiDict[str, str]) -> InboundMessage | None:
+    """The neutral message for one incoming WhatsApp message, or None if it is not one."""
+    sender = form.get("From", "")
+    sid = form.get("MessageSid", "")
+    if not sender.startswith("whatsapp:") or not sid:
+        return None
+    media = media_kind(form)
+    body = form.get("Body", "")
+    payload = form.get("ButtonPayload") or None
+    text = body if body.strip() and media not in ("location", "contact") else None
+    return InboundMessage(
+        channel=CHANNEL,
+        channel_user_id=sender,
+        text=None if payload else text,
+        payload=payload,
+        media=media if text is None and payload is None else None,
+        provider_id=f"{CHANNEL}:{sid}",
+        provider_message_id=sid,
+    )
+
+
+class WhatsAppSender:
+    """Sends replies through Twilio's Messages API, numbered options for buttons."""
+
+    channel = CHANNEL
+    reply_window: dt.timedelta | None = REPLY_WINDOW
+
+    def __init__(self, settings: Settings, content: ContentStore) -> None:
+        self._settings = settings
+        self._content = content
+        self._http: AsyncTwilioHttpClient | None = None
+        self._client: Client | None = None
+
+    async def open(self) -> None:
+        """Create the pooled async HTTP client (needs a running event loop)."""
+        self._http = AsyncTwilioHttpClient(timeout=15)
+        self._client = Client(
+            self._settings.twilio_account_sid,
+            self._settings.twilio_auth_token,
+            http_client=self._http,
+        )
+        self._client.api.base_url = self._settings.twilio_api_url
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        if self._http is not None:
+            await self._http.close()
+
+    def body(self, reply: Reply) -> str:
+        """The reply as WhatsApp shows it: options numbered under a short hint."""
+        if not reply.buttons:
+            return reply.text
+        try:
+            hint = self._content.current().channels.numbered_hint.get(reply.language, "")
+        except Exception:
+            hint = ""
+        options = "\n".join(f"{n}. {b.title}" for n, b in enumerate(reply.buttons, start=1))
+        return f"{reply.text}\n\n{hint}\n{options}" if hint else f"{reply.text}\n\n{options}"
+
+    async def send(self, address: str, reply: Reply, outside_window: bool) -> list[SentPart]:
+        """Send one reply; outside the 24-hour window only a template may go."""
+        assert self._client is not None, "WhatsAppSender.open() was not called"
+        callback = (
+            f"{self._settings.public_url}{STATUS_PATH}" if self._settings.public_url else None
+        )
+        common: dict[str, str] = {"to": address, "from_": self._settings.twilio_whatsapp_from or ""}
+        if callback:
+            common["status_callback"] = callback
+        if outside_window:
+            template = self._settings.twilio_template_content_sid
+            if template is None:
+                return [SentPart("not_sent", reason=OUTSIDE_WINDOW)]
+            return [await self._create(**common, content_sid=template)]
+        results: list[SentPart] = []
+        for text in split_text(self.body(reply), MAX_BODY_CHARS):
+            part = await self._create(**common, body=text)
+            results.append(part)
+            if part.status == "failed":
+                break
+        return results
+
+    async def _create(self, **fields: str) -> SentPart:
+        """One Messages API call, its refusal kept as a failed part with Twilio's code."""
+        assert self._client is not None
+        try:
+            message = await self._client.messages.create_async(**fields)
+        except TwilioRestException as exc:
+            return SentPart("failed", error_code=str(exc.code or exc.status), reason="rejected")
+        except OSError as exc:
+            return SentPart("failed", reason=type(exc).__name__[:64])
+        return SentPart(str(message.status or "queued"), provider_message_id=message.sid)
+
+
+class WhatsAppChannel:
+    """The two Twilio webhooks and the sender."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        service: ConversationService,
+        delivery: DeliveryService,
+        content: ContentStore,
+    ) -> None:
+        assert settings.twilio_auth_token is not None
+        self._settings = settings
+        self._auth_token = settings.twilio_auth_token
+        self._service = service
+        self._delivery = delivery
+        self.sender = WhatsAppSender(settings, content)
+        delivery.register(self.sender)
+
+    async def start(self) -> None:
+        """Open the Twilio HTTP client."""
+        await self.sender.open()
+
+    async def stop(self) -> None:
+        """Close the Twilio HTTP client."""
+        await self.sender.close()
+
+    def routes(self) -> list[Route]:
+        """The message and status webhooks."""
+        return [
+            Route(WEBHOOK_PATH, self.incoming, methods=["POST"]),
+            Route(STATUS_PATH, self.status, methods=["POST"]),
+        ]
+
+    async def _verified(self, request: Request) -> ImmutableMultiDict[str, str] | None:
+        """The signed form, or None (and a count of the refusal)."""
+        form = verified_form(
+            request, await request.body(), self._auth_token, self._settings.public_url
+        )
+        if form is None:
+            metrics.WEBHOOK_REJECTED.labels(CHANNEL).inc()
+        return form
+
+    async def incoming(self, request: Request) -> Response:
+        """A person's message: verify, store, answer through the REST API."""
+        form = await self._verified(request)
+        if form is None:
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        try:
+            inbound = inbound_from_form(form)
+        except InboundError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        if inbound is None:
+            return JSONResponse({"error": "not a WhatsApp message"}, status_code=400)
+        try:
+            outcome = await self._service.handle(inbound)
+        except SQLAlchemyError as exc:
+            log.error("WhatsApp message not stored (%s)", type(exc).__name__)
+            return JSONResponse({"error": "try again"}, status_code=503)
+        if not outcome.duplicate:
+            self._delivery.dispatch(
+                CHANNEL,
+                inbound.channel_user_id,
+                outcome.replies,
+                None,
+                outcome.conversation_id or None,
+            )
+        return Response(EMPTY_TWIML, media_type="text/xml")
+
+    async def status(self, request: Request) -> Response:
+        """A delivery status report: keep it on the delivery it is about."""
+        form = await self._verified(request)
+        if form is None:
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        sid = form.get("MessageSid", "")
+        status = form.get("MessageStatus", "")
+        if not sid or status not in KNOWN_STATUSES:
+            return JSONResponse({"error": "not a message status"}, status_code=400)
+        await self._delivery.update_status(sid, status, form.get("ErrorCode") or None)
+        return Response(status_code=204)

@@ -1,0 +1,82 @@
+"""Helpers for channel tests: recorded inputs, Twilio signing, running the app with its lifespan."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import create_engine, text
+from starlette.testclient import TestClient
+from twilio.request_validator import RequestValidator
+
+from bot.app import Components
+from bot.db.session import sync_url
+from tests.factories import App
+
+DATA = Path(__file__).parent / "data"
+TELEGRAM_SECRET = "telegram-test-secret_0123456789"
+TELEGRAM_TOKEN = "123456789:TEST-token-for-the-fake-bot-api"
+PUBLIC_URL = "https://bot.example.org"
+
+
+def telegram_update(name: str, **changes: Any) -> dict[str, Any]:
+    """A recorded Telegram update (tests/data/telegram/<name>.json), with top-level changes."""
+    data: dict[str, Any] = json.loads((DATA / "telegram" / f"{name}.json").read_text("utf-8"))
+    data = copy.deepcopy(data)
+    data.update(changes)
+    return data
+
+
+def twilio_form(name: str, **changes: str) -> dict[str, str]:
+    """A recorded Twilio webhook form (tests/data/twilio/<name>.json), with changes."""
+    data: dict[str, str] = json.loads((DATA / "twilio" / f"{name}.json").read_text("utf-8"))
+    data.update(changes)
+    return data
+
+
+def sign(auth_token: str, url: str, params: Mapping[str, str | Sequence[str]]) -> str:
+    """The X-Twilio-Signature Twilio would send, computed by twilio's own validator."""
+    return str(RequestValidator(auth_token).compute_signature(url, params))
+
+
+def form_body(params: Mapping[str, str | Sequence[str]]) -> bytes:
+    """A urlencoded body, repeated keys for list values."""
+    return urlencode(params, doseq=True).encode()
+
+
+@contextmanager
+def running(app: App, base_url: str = PUBLIC_URL) -> Iterator[TestClient]:
+    """The app with its lifespan (channels connect), called in-process."""
+    with TestClient(app.app, base_url=base_url, raise_server_exceptions=False) as client:
+        yield client
+
+
+def parts(app: App) -> Components:
+    """The running app's components."""
+    components: Components = app.app.state.components
+    return components
+
+
+def drain(client: TestClient, app: App) -> None:
+    """Wait until every background send of the app has finished."""
+    client.portal.call(parts(app).delivery.drain)  # type: ignore[union-attr]
+
+
+def rows(app: App, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """Rows of a read-only SQL query on the app's database."""
+    engine = create_engine(sync_url(app.settings.database_url))
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql), params)]
+
+
+def database_dump(app: App) -> str:
+    """Every value stored in every table, as one string (to look for what must not be there)."""
+    values: list[str] = []
+    for table in ("people", "conversations", "messages", "deliveries"):
+        values.extend(repr(r) for r in rows(app, f"SELECT * FROM {table}"))  # noqa: S608
+    return "\n".join(values)

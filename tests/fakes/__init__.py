@@ -1,0 +1,1 @@
+"""Local HTTP test doubles for the services the bot reaches over the internet."""

@@ -1,0 +1,83 @@
+"""Run an ASGI app under uvicorn in a background thread on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+
+import uvicorn
+from starlette.types import ASGIApp
+
+HOST = "127.0.0.1"
+
+
+class ServerThread:
+    """A uvicorn server for `app` on 127.0.0.1 and a free port, served from a daemon thread.
+
+    The listening socket is bound when the object is made, so `url` is known (and
+    the port reserved) before `start()`.
+    """
+
+    def __init__(self, app: ASGIApp, *, name: str = "fake-server") -> None:
+        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets
+        # whose proto says TCP, and without it every response waits ~40 ms (Nagle).
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((HOST, 0))
+        self.port: int = self._socket.getsockname()[1]
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name=name, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        """The server's base URL, without a trailing slash."""
+        return f"http://{HOST}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start serving; returns once the server accepts connections."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError(f"{self._thread.name} exited before it started serving")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self._thread.name} did not start within {timeout}s")
+            time.sleep(0.005)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the server to exit and wait for its thread."""
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._socket.close()
+
+    def __enter__(self) -> ServerThread:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@contextmanager
+def serving(app: ASGIApp, *, name: str = "fake-server") -> Iterator[ServerThread]:
+    """Serve `app` for the duration of the `with` block."""
+    server = ServerThread(app, name=name)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
