@@ -107,7 +107,7 @@ def test_startup_registers_webhook_with_secret_and_keeps_pending_updates(
 def test_startup_sets_name_description_and_menu_per_language_once(
     sqlite_url: str, content_copy: Path
 ) -> None:
-    """Name, descriptions and / menu come from content/channels.yml; unchanged ones are not reset."""
+    """Name, descriptions and menu come from content/channels.yml; unchanged ones stay."""
     profiles = ContentStore(content_copy).current().channels.telegram
     with running_fake_telegram() as fresh:
         fresh.my_name = "A name set by hand in BotFather"
