@@ -43,6 +43,47 @@ KNOWN_STATUSES = frozenset(
 )
 
 
+# Country calling codes whose people most likely write Portuguese or Spanish. WhatsApp
+# gives no app language, so the number is the only hint for a first message without text.
+CALLING_CODE_LANGUAGES: dict[str, str] = {
+    "258": "pt",
+    "244": "pt",
+    "238": "pt",
+    "245": "pt",
+    "239": "pt",
+    "351": "pt",
+    "55": "pt",
+    "52": "es",
+    "502": "es",
+    "503": "es",
+    "504": "es",
+    "505": "es",
+    "506": "es",
+    "507": "es",
+    "57": "es",
+    "58": "es",
+    "51": "es",
+    "593": "es",
+    "591": "es",
+    "56": "es",
+    "54": "es",
+    "595": "es",
+    "598": "es",
+    "53": "es",
+    "34": "es",
+}
+
+
+def language_hint(sender: str) -> str | None:
+    """The language a WhatsApp number's country most likely writes (longest code first)."""
+    digits = sender.removeprefix("whatsapp:").removeprefix("+")
+    for length in (3, 2):
+        language = CALLING_CODE_LANGUAGES.get(digits[:length])
+        if language is not None:
+            return language
+    return None
+
+
 def media_kind(form: ImmutableMultiDict[str, str]) -> str | None:
     """What a WhatsApp message carries besides text (None for plain text)."""
     if form.get("Latitude") or form.get("MessageType") == "location":
@@ -78,6 +119,7 @@ def inbound_from_form(form: ImmutableMultiDict[str, str]) -> InboundMessage | No
         media=media if text is None and payload is None else None,
         provider_id=f"{CHANNEL}:{sid}",
         provider_message_id=sid,
+        language_hint=language_hint(sender),
     )
 
 

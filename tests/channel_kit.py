@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import create_engine, text
+from starlette.datastructures import ImmutableMultiDict
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
@@ -41,7 +42,12 @@ def twilio_form(name: str, **changes: str) -> dict[str, str]:
 
 def sign(auth_token: str, url: str, params: Mapping[str, str | Sequence[str]]) -> str:
     """The X-Twilio-Signature Twilio would send, computed by twilio's own validator."""
-    return str(RequestValidator(auth_token).compute_signature(url, params))
+    pairs = [
+        (key, item)
+        for key, value in params.items()
+        for item in ([value] if isinstance(value, str) else value)
+    ]
+    return str(RequestValidator(auth_token).compute_signature(url, ImmutableMultiDict(pairs)))
 
 
 def form_body(params: Mapping[str, str | Sequence[str]]) -> bytes:
