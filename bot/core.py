@@ -258,16 +258,14 @@ class ConversationService:
         match = _OPTION_NUMBER.match(inbound.text)
         if match is None:
             return inbound
-        last_offer = await session.scalar(
+        # The newest options offered in the last few replies (JSON null counts as none).
+        recent = await session.scalars(
             select(Message.buttons)
-            .where(
-                Message.conversation_id == conversation.id,
-                Message.direction == "out",
-                Message.buttons.is_not(None),
-            )
+            .where(Message.conversation_id == conversation.id, Message.direction == "out")
             .order_by(Message.id.desc())
-            .limit(1)
+            .limit(5)
         )
+        last_offer = next((buttons for buttons in recent if buttons), None)
         number = int(match.group(1))
         if not last_offer or not 1 <= number <= len(last_offer):
             return inbound

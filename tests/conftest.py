@@ -21,6 +21,8 @@ from tools.stack import Stack, running_stack
 
 if TYPE_CHECKING:
     from tests.factories import App
+    from tests.fakes.telegram_api import FakeTelegram
+    from tests.fakes.twilio_api import FakeTwilio
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -77,12 +79,48 @@ def make_settings(**overrides: object) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The real Rasa engine and gateway, shared by every end-to-end test."""
+def stack_telegram() -> Iterator[FakeTelegram]:
+    """The recording Bot API the end-to-end gateway talks to."""
+    from tests.fakes.telegram_api import running_fake_telegram
+
+    with running_fake_telegram() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def stack_twilio() -> Iterator[FakeTwilio]:
+    """The recording Twilio API the end-to-end gateway talks to."""
+    from tests.fakes.twilio_api import running_fake_twilio
+
+    with running_fake_twilio() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    stack_telegram: FakeTelegram,
+    stack_twilio: FakeTwilio,
+) -> Iterator[Stack]:
+    """The real Rasa engine and gateway (web, Telegram, WhatsApp), shared by end-to-end tests."""
+    from tests.channel_kit import PUBLIC_URL, TELEGRAM_SECRET, TELEGRAM_TOKEN
+    from tests.fakes.twilio_api import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
+
     work = tmp_path_factory.mktemp("stack")
     content = work / "content"
     shutil.copytree(PROJECT_ROOT / "content", content)
-    with running_stack(work, content_dir=content) as running:
+    channels = {
+        "PUBLIC_URL": PUBLIC_URL,
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+        "TELEGRAM_API_URL": stack_telegram.base_url,
+        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
+        "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
+        "TWILIO_API_URL": stack_twilio.url,
+    }
+    with running_stack(work, content_dir=content, extra_env=channels) as running:
+        stack_telegram.wait_for("setWebhook", timeout=30)
         yield running
 
 

@@ -513,3 +513,18 @@ def test_no_mutated_signed_request_is_ever_accepted_or_crashes(
         return  # not sendable as an HTTP header at all
     assert status == 403
     assert gateway_wa.count(Message) == 0
+
+
+def test_a_number_refers_to_the_options_even_when_a_note_without_options_followed(
+    client: TestClient, gateway_wa: App, twilio: FakeTwilio
+) -> None:
+    """First answer (with options) + privacy note (without): "1" is still the first option."""
+    assert post(client, twilio_form("text")) == 200
+    first = twilio.wait_for(count=2)[0].params["Body"]
+    drain(client, gateway_wa)
+    twilio.clear()
+    offered = ContentStore(gateway_wa.settings.content_dir).render("warning_signs", "pt").buttons
+    assert f"1. {offered[0].title}" in first
+    assert post(client, twilio_form("text", Body="1", MessageSid="SM" + "f" * 32)) == 200
+    answer = twilio.wait_for(count=1)[0].params["Body"]
+    assert answer.startswith(expected(gateway_wa, offered[0].payload))

@@ -41,9 +41,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def running_stack(
-    work_dir: Path, database_url: str | None = None, content_dir: Path | None = None
+    work_dir: Path,
+    database_url: str | None = None,
+    content_dir: Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """Run Rasa and the gateway until the block ends; logs go to work_dir."""
+    """Run Rasa and the gateway until the block ends; logs go to work_dir.
+
+    `extra_env` adds gateway settings (e.g. channels pointed at recording servers).
+    """
     model = model_path()
     if not model.exists():
         raise RuntimeError(f"no model at {model}; run `make train`")
@@ -61,6 +67,7 @@ def running_stack(
     }
     if content_dir is not None:
         env["CONTENT_DIR"] = str(content_dir)
+    env.update(extra_env or {})
     rasa = start_rasa(
         model, rasa_port, token, f"http://127.0.0.1:{gateway_port}/nlg", work_dir / "rasa.log"
     )
