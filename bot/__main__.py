@@ -1,10 +1,12 @@
-"""Command line: `python -m bot serve|migrate|content-check`."""
+"""Command line: `python -m bot serve|migrate|content-check|telegram-profile`."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
+from pathlib import Path
 
 from bot.logs import quiet_libraries
 from bot.settings import SettingsError, load_settings
@@ -25,6 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("content-check", help="check content/ and print file:line problems")
+    profile = commands.add_parser(
+        "telegram-profile",
+        help="apply the bot's Telegram name, descriptions and menu (content/channels.yml) now",
+    )
+    profile.add_argument("--photo", type=Path, help="also set the bot's picture (a .jpg file)")
     args = parser.parse_args(argv)
     configure_logging()
 
@@ -36,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
     except SettingsError as exc:
         parser.exit(2, f"settings: {exc}\n")
+    if args.command == "telegram-profile":
+        from handlers.telegram_profile import apply_profile_command
+
+        return asyncio.run(apply_profile_command(settings, args.photo))
     if args.command == "migrate":
         from bot.db.migrate import upgrade
 

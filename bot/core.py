@@ -25,7 +25,7 @@ import time
 import weakref
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -62,6 +62,9 @@ MARKET_COUNTRY: dict[str, str | None] = {"pt": "MZ", "es": "MX", "en": None}
 PUSH_CHANNELS = frozenset({"telegram", "whatsapp"})
 # Channels without buttons: options are numbered, and a reply "2" means the second one.
 NUMBERED_CHANNELS = frozenset({"whatsapp"})
+# A message taken in hand by a worker that has not answered it after this long (it
+# crashed, or failed) may be taken over when the provider delivers it again.
+CLAIM_TIMEOUT = dt.timedelta(seconds=60)
 _OPTION_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
@@ -166,7 +169,10 @@ class ConversationService:
         """The body of `handle`, run while holding the person's lock."""
         async with self._sessions() as session:
             earlier = await self._earlier_delivery(session, inbound)
-            if earlier is not None and earlier.handled_at is not None:
+            if earlier is not None and (
+                earlier.handled_at is not None or not await self._claim(session, earlier.id)
+            ):
+                # Answered already, or another worker is answering it right now.
                 metrics.DUPLICATES.labels(inbound.channel).inc()
                 return await self._duplicate(session, earlier)
             conversation, is_new = await self._conversation(session, person_id, inbound)
@@ -175,8 +181,20 @@ class ConversationService:
             if conversation.status == Status.CLOSED:
                 conversation.status = next_status(Status.CLOSED, Transition.REOPEN)
             if earlier is not None:
-                # Stored before but never answered (the app stopped midway): answer it now.
+                # Stored before but never answered (the app stopped midway): answer it now,
+                # as a first message if nothing was ever sent to this person.
                 inbound_row = earlier
+                is_new = (
+                    await session.scalar(
+                        select(Message.id)
+                        .where(
+                            Message.conversation_id == conversation.id,
+                            Message.direction == "out",
+                        )
+                        .limit(1)
+                    )
+                    is None
+                )
             else:
                 inbound_row = Message(
                     conversation_id=conversation.id,
@@ -189,6 +207,7 @@ class ConversationService:
                     provider_message_id=inbound.provider_message_id,
                     language=conversation.language,
                     created_at=now,
+                    claimed_at=now,
                 )
                 session.add(inbound_row)
             # Committed before anything that could fail: nothing a person sent is lost.
@@ -203,32 +222,77 @@ class ConversationService:
                 )
             if earlier is None:
                 metrics.MESSAGES.labels(inbound.channel, "in").inc()
+            try:
+                return await self._answer(
+                    session, conversation, inbound, inbound_row, is_new, person_id
+                )
+            except BaseException:
+                # Let the provider's next delivery answer it at once, not after the timeout.
+                await self._release(inbound_row.id)
+                raise
 
-            snapshot = self._content.current()
-            inbound = await self._numbered_choice(session, conversation, inbound)
-            switched = self._apply_language(conversation, inbound, snapshot, is_new)
-            self._apply_country(conversation, inbound, snapshot)
-            inbound_row.language = conversation.language
-            plan = await self._plan(conversation, inbound, snapshot, switched)
-            if plan.erase:
-                return await self._erase(session, conversation, person_id)
-            if plan.escalation is not None:
-                self._escalate(conversation, plan.escalation, plan.escalation_source)
-            if is_new and plan.topics[:1] != ["emergency"] and plan.escalation is None:
-                plan.topics.append("privacy_notice")
-            replies = plan.engine_replies + [
-                self._render(topic, conversation) for topic in plan.topics
-            ]
-            stored = await self._store_replies(session, conversation, replies)
-            inbound_row.handled_at = utcnow()
-            await session.commit()
-            return Outcome(
-                conversation_id=conversation.id,
-                status=conversation.status,
-                escalation=conversation.escalation,
-                language=conversation.language,
-                replies=stored,
+    async def _answer(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        inbound: InboundMessage,
+        inbound_row: Message,
+        is_new: bool,
+        person_id: str,
+    ) -> Outcome:
+        """Decide, render and store the replies to a stored inbound message."""
+        snapshot = self._content.current()
+        inbound = await self._numbered_choice(session, conversation, inbound)
+        switched = self._apply_language(conversation, inbound, snapshot, is_new)
+        self._apply_country(conversation, inbound, snapshot)
+        inbound_row.language = conversation.language
+        plan = await self._plan(conversation, inbound, snapshot, switched)
+        if plan.erase:
+            return await self._erase(session, conversation, person_id)
+        if plan.escalation is not None:
+            self._escalate(conversation, plan.escalation, plan.escalation_source)
+        if is_new and plan.topics[:1] != ["emergency"] and plan.escalation is None:
+            plan.topics.append("privacy_notice")
+        replies = plan.engine_replies + [self._render(topic, conversation) for topic in plan.topics]
+        stored = await self._store_replies(session, conversation, replies)
+        inbound_row.handled_at = utcnow()
+        await session.commit()
+        return Outcome(
+            conversation_id=conversation.id,
+            status=conversation.status,
+            escalation=conversation.escalation,
+            language=conversation.language,
+            replies=stored,
+        )
+
+    async def _claim(self, session: AsyncSession, message_id: int) -> bool:
+        """Take an unanswered stored message in hand, unless another worker holds it."""
+        now = utcnow()
+        result = await session.execute(
+            update(Message)
+            .where(
+                Message.id == message_id,
+                Message.handled_at.is_(None),
+                or_(Message.claimed_at.is_(None), Message.claimed_at < now - CLAIM_TIMEOUT),
             )
+            .values(claimed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def _release(self, message_id: int) -> None:
+        """Give up the claim on a message we failed to answer (best effort)."""
+        try:
+            async with self._sessions() as session:
+                await session.execute(
+                    update(Message)
+                    .where(Message.id == message_id, Message.handled_at.is_(None))
+                    .values(claimed_at=None)
+                )
+                await session.commit()
+        except Exception as exc:  # the database may be what failed
+            log.warning("claim not released: %s", type(exc).__name__)
 
     async def _earlier_delivery(
         self, session: AsyncSession, inbound: InboundMessage

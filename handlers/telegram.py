@@ -21,12 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from telegram import (
-    BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Update,
-)
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
@@ -37,6 +32,7 @@ from bot.core import ConversationService
 from bot.delivery import DeliveryService, SentPart
 from bot.messages import InboundError, Reply
 from bot.settings import Settings
+from handlers.telegram_profile import apply_profile
 from handlers.telegram_updates import ALLOWED_UPDATES, CHANNEL, Translated, translate
 
 log = logging.getLogger(__name__)
@@ -189,28 +185,7 @@ class TelegramChannel:
         except Exception:  # content not loaded: keep what Telegram has
             log.warning("Telegram profile not applied: content is not loaded")
             return
-        bot = self.application.bot
-        default = self._settings.default_language
-        for code, profile in profiles.items():
-            for language in (code, None) if code == default else (code,):
-                try:
-                    current = await bot.get_my_name(language_code=language)
-                    if current.name != profile.name:
-                        await bot.set_my_name(profile.name, language_code=language)
-                    described = await bot.get_my_description(language_code=language)
-                    if described.description != profile.description:
-                        await bot.set_my_description(profile.description, language_code=language)
-                    short = await bot.get_my_short_description(language_code=language)
-                    if short.short_description != profile.short_description:
-                        await bot.set_my_short_description(
-                            profile.short_description, language_code=language
-                        )
-                    await bot.set_my_commands(
-                        [BotCommand(name, text) for name, text in profile.commands.items()],
-                        language_code=language,
-                    )
-                except TelegramError as exc:
-                    log.warning("Telegram profile (%s) not applied: %s", code, type(exc).__name__)
+        await apply_profile(self.application.bot, profiles, self._settings.default_language)
 
     # --- inbound ------------------------------------------------------------
 

@@ -93,3 +93,36 @@ async def test_control_characters_are_cleaned_before_storage(gateway: App) -> No
     with sync_engine(gateway).connect() as conn:
         texts = conn.execute(select(Message.text).where(Message.direction == "in")).scalars().all()
     assert texts == ["my passport was taken by the agency"]
+
+
+async def test_migrations_create_the_channel_tables(gateway: App) -> None:
+    """Deliveries and the dedup key exist after migration, with the key unique."""
+    inspector = inspect(sync_engine(gateway))
+    assert "deliveries" in inspector.get_table_names()
+    uniques = [set(u["column_names"]) for u in inspector.get_unique_constraints("messages")]
+    assert {"dedup_key"} in uniques
+
+
+async def test_one_delivery_racing_through_two_workers_is_handled_once(
+    gateway: App, content_copy: Path
+) -> None:
+    """Two gateway workers given the same provider message at once: one answers, one ignores."""
+    import asyncio
+
+    from bot.messages import InboundMessage
+
+    second = build_app(gateway.settings.database_url, content_copy)
+    inbound = InboundMessage(
+        channel="telegram",
+        channel_user_id="5550001",
+        text="what are the warning signs",
+        provider_id="telegram:424242",
+    )
+    services = [app.app.state.components.service for app in (gateway, second)]
+    outcomes = await asyncio.gather(*(service.handle(inbound) for service in services))
+    assert sorted(o.duplicate for o in outcomes) == [False, True]
+    with sync_engine(gateway).connect() as conn:
+        stored = conn.execute(select(Message.direction)).all()
+        people = conn.execute(select(Person.id)).all()
+    assert [d for (d,) in stored].count("in") == 1
+    assert len(people) == 1

@@ -404,3 +404,47 @@ def test_no_forged_secret_is_ever_accepted_or_crashes(
         return  # not sendable as an HTTP header at all
     assert status == 403
     assert gateway_tg.count(Message) == 0
+
+
+def test_profile_command_sets_the_picture_and_words(
+    tmp_path: Path, telegram: FakeTelegram, monkeypatch: pytest.MonkeyPatch, content_copy: Path
+) -> None:
+    """`python -m bot telegram-profile --photo p.jpg` uploads the picture and applies the words."""
+    from bot.__main__ import main
+
+    picture = tmp_path / "neutral.jpg"
+    picture.write_bytes(b"\xff\xd8\xff\xe0 a neutral picture \xff\xd9")
+    for name, value in {
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "CONTENT_DIR": str(content_copy),
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["telegram-profile", "--photo", str(picture)]) == 0
+    (upload,) = telegram.calls_to("setMyProfilePhoto")
+    assert picture.read_bytes() in upload.files.values()
+    assert len(telegram.calls_to("setMyCommands")) == 4
+
+
+def test_an_update_stored_but_not_answered_is_answered_when_telegram_retries(
+    sqlite_url: str, content_copy: Path, telegram: FakeTelegram
+) -> None:
+    """Content broken: 503 and the message kept. Fixed, Telegram's retry gets the answer, once."""
+    answer_file = content_copy / "topics" / "warning_signs" / "pt.yml"
+    good = answer_file.read_text()
+    answer_file.write_text("text: [unclosed\n")
+    app = telegram_app(sqlite_url, content_copy, telegram)
+    with running(app) as client:
+        telegram.wait_for("setWebhook")
+        assert post(client, telegram_update("text")) == 503
+        assert rows(app, "SELECT handled_at FROM messages WHERE direction = 'in'") == [(None,)]
+        answer_file.write_text(good)
+        time.sleep(1.2)  # the content store notices edits within half a second
+        assert post(client, telegram_update("text")) == 200
+        assert post(client, telegram_update("text")) == 200
+        drain(client, app)
+    assert sent_texts(telegram) == [
+        expected(app, "warning_signs"),
+        expected(app, "privacy_notice"),
+    ]
+    assert rows(app, "SELECT count(*) FROM messages WHERE direction = 'in'") == [(1,)]

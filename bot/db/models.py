@@ -113,6 +113,8 @@ class Message(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # When the core finished with an inbound message (replies stored); None = not yet.
     handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # When a worker took the message in hand; a redelivery may take it over once stale.
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -22,6 +22,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("dedup_key", sa.String(128), nullable=True))
         batch.add_column(sa.Column("provider_message_id", sa.String(64), nullable=True))
         batch.add_column(sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True))
         batch.create_unique_constraint("uq_messages_dedup_key", ["dedup_key"])
     op.create_table(
         "deliveries",
@@ -55,6 +56,7 @@ def downgrade() -> None:
     op.drop_table("deliveries")
     with op.batch_alter_table("messages") as batch:
         batch.drop_constraint("uq_messages_dedup_key", type_="unique")
+        batch.drop_column("claimed_at")
         batch.drop_column("handled_at")
         batch.drop_column("provider_message_id")
         batch.drop_column("dedup_key")
