@@ -25,7 +25,7 @@ import time
 import weakref
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -101,9 +101,13 @@ def _reply_from_row(row: Message, language: str) -> Reply:
 _LEADING_SLASHES = re.compile(r"^[\s/]+")
 
 
+# Rasa reads the start of a very long message (all of it is stored and safety-checked).
+MAX_ENGINE_TEXT = 4096
+
+
 def engine_text(text: str) -> str:
     """Text safe to hand to Rasa: a leading `/` would be read as an intent, so drop them all."""
-    return _LEADING_SLASHES.sub("", text).strip()
+    return _LEADING_SLASHES.sub("", text).strip()[:MAX_ENGINE_TEXT]
 
 
 class ConversationService:
@@ -242,7 +246,7 @@ class ConversationService:
     ) -> Outcome:
         """Decide, render and store the replies to a stored inbound message."""
         snapshot = self._content.current()
-        inbound = await self._numbered_choice(session, conversation, inbound)
+        inbound = await self._numbered_choice(session, conversation, inbound, inbound_row.id)
         switched = self._apply_language(conversation, inbound, snapshot, is_new)
         self._apply_country(conversation, inbound, snapshot)
         inbound_row.language = conversation.language
@@ -314,21 +318,41 @@ class ConversationService:
         )
 
     async def _numbered_choice(
-        self, session: AsyncSession, conversation: Conversation, inbound: InboundMessage
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        inbound: InboundMessage,
+        inbound_id: int,
     ) -> InboundMessage:
-        """On channels without buttons, a reply "2" stands for the second option last offered."""
+        """On channels without buttons, a reply "2" stands for the second option just offered.
+
+        Only options offered since the person's previous message count: an old menu (say,
+        "yes, delete") is never picked by a number typed later.
+        """
         if inbound.channel not in NUMBERED_CHANNELS or inbound.text is None:
             return inbound
         match = _OPTION_NUMBER.match(inbound.text)
         if match is None:
             return inbound
-        # The newest options offered in the last few replies (JSON null counts as none).
+        previous = await session.scalar(
+            select(func.max(Message.id)).where(
+                Message.conversation_id == conversation.id,
+                Message.direction == "in",
+                Message.id < inbound_id,
+            )
+        )
         recent = await session.scalars(
             select(Message.buttons)
-            .where(Message.conversation_id == conversation.id, Message.direction == "out")
+            .where(
+                Message.conversation_id == conversation.id,
+                Message.direction == "out",
+                Message.id > (previous or 0),
+                Message.id < inbound_id,
+            )
             .order_by(Message.id.desc())
             .limit(5)
         )
+        # JSON null counts as no options.
         last_offer = next((buttons for buttons in recent if buttons), None)
         number = int(match.group(1))
         if not last_offer or not 1 <= number <= len(last_offer):

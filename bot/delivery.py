@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 import logging
 import weakref
-from collections.abc import Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,8 +57,8 @@ class ChannelSender(Protocol):
     # How long after the person's last message free-form replies are allowed (None: always).
     reply_window: dt.timedelta | None
 
-    async def send(self, address: str, reply: Reply, outside_window: bool) -> list[SentPart]:
-        """Send one reply (split into parts as the channel needs); never raise for a refusal."""
+    def send(self, address: str, reply: Reply, outside_window: bool) -> AsyncIterator[SentPart]:
+        """Send one reply, yielding each part as it goes; never raise for a refusal."""
         ...
 
 
@@ -128,16 +128,43 @@ class DeliveryService:
                 and last_inbound_at is not None
                 and utcnow() - last_inbound_at > sender.reply_window
             )
+            template_sent = False
             for reply in replies:
+                record = reply.id is not None and conversation_id is not None
+                if outside and template_sent:
+                    # One template reopens the conversation; the other replies wait for it.
+                    parts = [SentPart("not_sent", reason=OUTSIDE_WINDOW)]
+                    for index, part in enumerate(parts):
+                        await self._note(channel, conversation_id, reply, index, part, record)
+                    continue
+                index = 0
                 try:
-                    parts = await sender.send(address, reply, outside)
+                    async for part in sender.send(address, reply, outside):
+                        await self._note(channel, conversation_id, reply, index, part, record)
+                        template_sent = template_sent or (outside and part.status != "not_sent")
+                        index += 1
                 except Exception as exc:  # a bug or outage must not lose the record
-                    log.exception("sending on %s failed: %s", channel, type(exc).__name__)
-                    parts = [SentPart(status="failed", reason=type(exc).__name__[:64])]
-                for part in parts:
-                    metrics.DELIVERIES.labels(channel, part.status).inc()
-                if reply.id is not None and conversation_id is not None:
-                    await self._record(channel, conversation_id, reply.id, parts)
+                    log.error("sending on %s failed: %s", channel, type(exc).__name__)
+                    part = SentPart(status="failed", reason=type(exc).__name__[:64])
+                    await self._note(channel, conversation_id, reply, index, part, record)
+
+    async def _note(
+        self,
+        channel: str,
+        conversation_id: str | None,
+        reply: Reply,
+        index: int,
+        part: SentPart,
+        record: bool,
+    ) -> None:
+        """Count a sent part and store it at once (status callbacks may follow quickly)."""
+        metrics.DELIVERIES.labels(channel, part.status).inc()
+        if not record or reply.id is None or conversation_id is None:
+            return
+        try:
+            await self._record(channel, conversation_id, reply.id, index, part)
+        except Exception as exc:  # recording must never stop the remaining sends
+            log.error("delivery not recorded: %s", type(exc).__name__)
 
     async def deliver_stored(self, conversation_id: str, replies: Sequence[Reply]) -> bool:
         """Send already stored replies to a conversation's person (e.g. a caseworker's)."""
@@ -161,13 +188,13 @@ class DeliveryService:
         return True
 
     async def _record(
-        self, channel: str, conversation_id: str, message_id: int, parts: list[SentPart]
+        self, channel: str, conversation_id: str, message_id: int, index: int, part: SentPart
     ) -> None:
-        """Store one delivery row per part (the message may have been erased meanwhile)."""
+        """Store one delivery row (the message may have been erased meanwhile)."""
         async with self._sessions() as session:
             if await session.get(Message, message_id) is None:
                 return
-            session.add_all(
+            session.add(
                 Delivery(
                     message_id=message_id,
                     conversation_id=conversation_id,
@@ -178,23 +205,37 @@ class DeliveryService:
                     error_code=part.error_code,
                     reason=part.reason,
                 )
-                for index, part in enumerate(parts)
             )
             await session.commit()
 
     async def update_status(
-        self, provider_message_id: str, status: str, error_code: str | None
+        self,
+        channel: str,
+        provider_message_id: str,
+        status: str,
+        error_code: str | None,
+        wait_seconds: float = 2.0,
     ) -> bool:
-        """Apply a provider's status report; False when the message is unknown (or erased)."""
-        async with self._sessions() as session:
-            delivery = await session.scalar(
-                select(Delivery).where(Delivery.provider_message_id == provider_message_id)
-            )
-            if delivery is None:
+        """Apply a provider's status report; False when the message is unknown (or erased).
+
+        A report can overtake the recording of the send it is about: wait briefly for it.
+        """
+        deadline = asyncio.get_running_loop().time() + wait_seconds
+        while True:
+            async with self._sessions() as session:
+                delivery = await session.scalar(
+                    select(Delivery).where(
+                        Delivery.channel == channel,
+                        Delivery.provider_message_id == provider_message_id,
+                    )
+                )
+                if delivery is not None:
+                    if STATUS_RANK.get(status, -1) >= STATUS_RANK.get(delivery.status, 0):
+                        delivery.status = status
+                        if error_code:
+                            delivery.error_code = error_code[:16]
+                    await session.commit()
+                    return True
+            if asyncio.get_running_loop().time() >= deadline:
                 return False
-            if STATUS_RANK.get(status, -1) >= STATUS_RANK.get(delivery.status, 0):
-                delivery.status = status
-                if error_code:
-                    delivery.error_code = error_code[:16]
-            await session.commit()
-            return True
+            await asyncio.sleep(0.2)

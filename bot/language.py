@@ -145,7 +145,7 @@ class LanguageDetector:
 
     def choose(self, text: str, current: str | None, default: str) -> str:
         """The language to answer in: sticky unless the message clearly is another one."""
-        guess = self.guess(text)
+        guess = self.guess(text[:2000])  # the start of a long message tells as much
         if current is None:
             return guess.language or default
         if guess.language is None or guess.language == current:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from bot.content.model import Button
 
-MAX_TEXT_LENGTH = 4096
+# The most a person can send in one message on any channel (all of it is stored).
+MAX_TEXT_LENGTH = 65_536
 MAX_USER_ID_LENGTH = 128
 MAX_PAYLOAD_LENGTH = 64
 MAX_PROVIDER_ID_LENGTH = 128

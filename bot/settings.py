@@ -99,20 +99,28 @@ _TELEGRAM_SECRET = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
+def _check_https(name: str, url: str) -> None:
+    """An address tokens travel to (or providers call) must be https, except on this machine."""
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit(":", 1)[0] if rest else ""
+    if scheme not in ("https", "http") or not host:
+        raise SettingsError(f"{name} must be an address like https://bot.example.org, not {url!r}.")
+    if scheme == "http" and host not in _LOCAL_HOSTS:
+        raise SettingsError(
+            f"{name} must use https (it carries tokens or is called from the internet)."
+        )
+
+
 def _check_channels(settings: Settings) -> None:
     """Fail fast on channel settings that would only break when the first message arrives."""
     public = settings.public_url
-    if public is not None:
-        scheme, _, rest = public.partition("://")
-        host = rest.split("/", 1)[0].rsplit(":", 1)[0] if rest else ""
-        if scheme not in ("https", "http") or not host:
-            raise SettingsError(
-                f"PUBLIC_URL must be an address like https://bot.example.org, not {public!r}."
-            )
-        if scheme == "http" and host not in _LOCAL_HOSTS:
-            raise SettingsError(
-                "PUBLIC_URL must use https (Telegram and Twilio call it from the internet)."
-            )
+    for name, url in (
+        ("PUBLIC_URL", public),
+        ("TELEGRAM_API_URL", settings.telegram_api_url),
+        ("TWILIO_API_URL", settings.twilio_api_url),
+    ):
+        if url is not None:
+            _check_https(name, url)
     if settings.telegram_enabled and public is not None:
         secret = settings.telegram_webhook_secret or ""
         if not _TELEGRAM_SECRET.match(secret):

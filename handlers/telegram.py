@@ -14,7 +14,7 @@ import datetime as dt
 import hmac
 import json
 import logging
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,7 +22,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot import metrics
@@ -32,6 +39,7 @@ from bot.core import ConversationService
 from bot.delivery import DeliveryService, SentPart
 from bot.messages import InboundError, Reply
 from bot.settings import Settings
+from handlers.bodies import BodyTooLarge, read_capped
 from handlers.telegram_profile import apply_profile
 from handlers.telegram_updates import ALLOWED_UPDATES, CHANNEL, Translated, translate
 
@@ -56,8 +64,10 @@ class TelegramSender:
     def __init__(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         self._application = application
 
-    async def send(self, address: str, reply: Reply, outside_window: bool) -> list[SentPart]:
-        """Send one reply; buttons go with its last part."""
+    async def send(
+        self, address: str, reply: Reply, outside_window: bool
+    ) -> AsyncIterator[SentPart]:
+        """Send one reply, part by part; buttons go with its last part."""
         chat_id = int(address)
         markup = (
             InlineKeyboardMarkup(
@@ -67,7 +77,6 @@ class TelegramSender:
             else None
         )
         parts = split_text(reply.text, MAX_MESSAGE_CHARS)
-        results: list[SentPart] = []
         for index, text in enumerate(parts):
             last = index == len(parts) - 1
             try:
@@ -75,19 +84,18 @@ class TelegramSender:
                     chat_id=chat_id, text=text, reply_markup=markup if last else None
                 )
             except RetryAfter:
-                results.append(SentPart("failed", reason="rate_limited"))
-                break
+                yield SentPart("failed", reason="rate_limited")
+                return
             except Forbidden:
-                results.append(SentPart("failed", reason="blocked_by_person"))
-                break
+                yield SentPart("failed", reason="blocked_by_person")
+                return
             except (TimedOut, NetworkError) as exc:
-                results.append(SentPart("failed", reason=type(exc).__name__))
-                break
+                yield SentPart("failed", reason=type(exc).__name__)
+                return
             except TelegramError:
-                results.append(SentPart("failed", reason="rejected_by_telegram"))
-                break
-            results.append(SentPart("sent", provider_message_id=str(sent.message_id)))
-        return results
+                yield SentPart("failed", reason="rejected_by_telegram")
+                return
+            yield SentPart("sent", provider_message_id=str(sent.message_id))
 
 
 class TelegramChannel:
@@ -121,6 +129,11 @@ class TelegramChannel:
         self._ready = asyncio.Event()
         self._setup_task: asyncio.Task[None] | None = None
 
+    @property
+    def connected(self) -> bool:
+        """Whether set-up with Telegram finished (the webhook answers 503 until then)."""
+        return self._ready.is_set()
+
     # --- lifecycle ----------------------------------------------------------
 
     async def start(self) -> None:
@@ -131,7 +144,7 @@ class TelegramChannel:
         """Stop polling and close connections; a registered webhook stays (updates queue up)."""
         if self._setup_task is not None:
             self._setup_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._setup_task
         if self._ready.is_set():
             updater = self.application.updater
@@ -146,6 +159,11 @@ class TelegramChannel:
         while True:
             try:
                 await self._setup()
+                return
+            except InvalidToken:
+                log.error(
+                    "Telegram refused TELEGRAM_BOT_TOKEN; fix it and restart (web still works)"
+                )
                 return
             except (TelegramError, OSError) as exc:
                 log.warning(
@@ -204,8 +222,9 @@ class TelegramChannel:
             return JSONResponse({"error": "forbidden"}, status_code=403)
         if not self._ready.is_set():
             return JSONResponse({"error": "not connected to Telegram yet"}, status_code=503)
-        body = await request.body()
-        if len(body) > MAX_UPDATE_BYTES:
+        try:
+            body = await read_capped(request, MAX_UPDATE_BYTES)
+        except BodyTooLarge:
             return JSONResponse({"error": "update too large"}, status_code=413)
         try:
             data = json.loads(body)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from telegram import Message, MessageEntity, Update, User
 from telegram.constants import ChatType
 
-from bot.messages import InboundMessage
+from bot.messages import InboundError, InboundMessage
 from bot.settings import SUPPORTED_LANGUAGES
 
 CHANNEL = "telegram"
@@ -81,16 +82,26 @@ def translate(update: Update, bot_username: str | None) -> Translated | None:
         chat_id = chat.id if chat else query.from_user.id
         inbound = None
         if query.data:
-            inbound = InboundMessage(
-                channel=CHANNEL,
-                channel_user_id=str(chat_id),
-                payload=query.data,
-                provider_id=provider_id,
-                language_hint=language_hint(query.from_user),
-                group=chat is not None and chat.type != ChatType.PRIVATE,
-            )
+            try:
+                inbound = InboundMessage(
+                    channel=CHANNEL,
+                    channel_user_id=str(chat_id),
+                    payload=query.data,
+                    provider_id=provider_id,
+                    language_hint=language_hint(query.from_user),
+                    group=chat is not None and chat.type != ChatType.PRIVATE,
+                )
+            except InboundError:
+                inbound = None  # not a payload of ours; the spinner is still stopped
         return Translated(chat_id, inbound, callback_query_id=query.id)
-    message = update.message or update.edited_message
+    edited = update.edited_message
+    if edited is not None and (
+        edited.chat.type != ChatType.PRIVATE or not (edited.text or edited.caption)
+    ):
+        # Live locations arrive as a stream of edits, and group edits are not ours to answer:
+        # only a private edit of words is read again.
+        return None
+    message = update.message or edited
     if message is None:
         return None
     hint = language_hint(message.from_user)
@@ -115,16 +126,21 @@ def translate(update: Update, bot_username: str | None) -> Translated | None:
     text = message.text if message.text is not None else message.caption
     if media in ("location", "contact") or (text is not None and not text.strip()):
         text = None  # a place or a phone number is never stored
-    return Translated(
-        message.chat.id,
-        InboundMessage(
-            channel=CHANNEL,
-            channel_user_id=str(message.chat.id),
+    base = InboundMessage(
+        channel=CHANNEL,
+        channel_user_id=str(message.chat.id),
+        media="other",
+        provider_id=provider_id,
+        provider_message_id=str(message.message_id),
+        language_hint=hint,
+    )
+    try:
+        inbound = dataclasses.replace(
+            base,
             text=None if topic else text,
             payload=topic,
             media=media if topic is None else None,
-            provider_id=provider_id,
-            provider_message_id=str(message.message_id),
-            language_hint=hint,
-        ),
-    )
+        )
+    except InboundError:
+        inbound = base  # nothing readable was left (only control characters): keep that it came
+    return Translated(message.chat.id, inbound)

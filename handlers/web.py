@@ -15,6 +15,7 @@ from bot.messages import InboundError, InboundMessage, Outcome, Reply
 CHANNEL = "web"
 MAX_BODY_BYTES = 16_384
 ALLOWED_FIELDS = {"user_id", "text", "payload"}
+MAX_WEB_TEXT = 4096
 
 
 def error(message: str, status: int = 422) -> JSONResponse:
@@ -64,6 +65,8 @@ def parse_inbound(raw: bytes) -> InboundMessage | JSONResponse:
         return error("text must be a string")
     if payload is not None and not isinstance(payload, str):
         return error("payload must be a string")
+    if text is not None and len(text) > MAX_WEB_TEXT:
+        return error(f"text is longer than {MAX_WEB_TEXT} characters")
     try:
         return InboundMessage(channel=CHANNEL, channel_user_id=user_id, text=text, payload=payload)
     except InboundError as exc:

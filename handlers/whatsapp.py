@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import AsyncIterator
 
+import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
@@ -26,9 +28,16 @@ from bot.chunks import split_text
 from bot.content.store import ContentStore
 from bot.core import ConversationService
 from bot.delivery import OUTSIDE_WINDOW, DeliveryService, SentPart
-from bot.messages import InboundError, InboundMessage, Reply
+from bot.messages import (
+    MAX_PAYLOAD_LENGTH,
+    MAX_TEXT_LENGTH,
+    InboundError,
+    InboundMessage,
+    Reply,
+)
 from bot.settings import Settings
-from handlers.whatsapp_signature import verified_form
+from handlers.bodies import BodyTooLarge, read_capped
+from handlers.whatsapp_signature import MAX_FORM_BYTES, verified_form
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +117,10 @@ def inbound_from_form(form: ImmutableMultiDict[str, str]) -> InboundMessage | No
     if not sender.startswith("whatsapp:") or not sid:
         return None
     media = media_kind(form)
-    body = form.get("Body", "")
+    body = form.get("Body", "")[:MAX_TEXT_LENGTH]
     payload = form.get("ButtonPayload") or None
+    if payload is not None and len(payload) > MAX_PAYLOAD_LENGTH:
+        payload = None  # not one of ours: read the button's words instead
     text = body if body.strip() and media not in ("location", "contact") else None
     return InboundMessage(
         channel=CHANNEL,
@@ -161,8 +172,10 @@ class WhatsAppSender:
         options = "\n".join(f"{n}. {b.title}" for n, b in enumerate(reply.buttons, start=1))
         return f"{reply.text}\n\n{hint}\n{options}" if hint else f"{reply.text}\n\n{options}"
 
-    async def send(self, address: str, reply: Reply, outside_window: bool) -> list[SentPart]:
-        """Send one reply; outside the 24-hour window only a template may go."""
+    async def send(
+        self, address: str, reply: Reply, outside_window: bool
+    ) -> AsyncIterator[SentPart]:
+        """Send one reply part by part; outside the 24-hour window only a template may go."""
         assert self._client is not None, "WhatsAppSender.open() was not called"
         callback = (
             f"{self._settings.public_url}{STATUS_PATH}" if self._settings.public_url else None
@@ -173,15 +186,15 @@ class WhatsAppSender:
         if outside_window:
             template = self._settings.twilio_template_content_sid
             if template is None:
-                return [SentPart("not_sent", reason=OUTSIDE_WINDOW)]
-            return [await self._create(**common, content_sid=template)]
-        results: list[SentPart] = []
+                yield SentPart("not_sent", reason=OUTSIDE_WINDOW)
+            else:
+                yield await self._create(**common, content_sid=template)
+            return
         for text in split_text(self.body(reply), MAX_BODY_CHARS):
             part = await self._create(**common, body=text)
-            results.append(part)
+            yield part
             if part.status == "failed":
-                break
-        return results
+                return
 
     async def _create(self, **fields: str) -> SentPart:
         """One Messages API call, its refusal kept as a failed part with Twilio's code."""
@@ -190,7 +203,7 @@ class WhatsAppSender:
             message = await self._client.messages.create_async(**fields)
         except TwilioRestException as exc:
             return SentPart("failed", error_code=str(exc.code or exc.status), reason="rejected")
-        except OSError as exc:
+        except (OSError, aiohttp.ClientError, TimeoutError) as exc:
             return SentPart("failed", reason=type(exc).__name__[:64])
         return SentPart(str(message.status or "queued"), provider_message_id=message.sid)
 
@@ -229,9 +242,15 @@ class WhatsAppChannel:
         ]
 
     async def _verified(self, request: Request) -> ImmutableMultiDict[str, str] | None:
-        """The signed form, or None (and a count of the refusal)."""
-        form = verified_form(
-            request, await request.body(), self._auth_token, self._settings.public_url
+        """The signed form, or None (and a count of the refusal); large bodies are not read."""
+        try:
+            body = await read_capped(request, MAX_FORM_BYTES)
+        except BodyTooLarge:
+            body = None
+        form = (
+            verified_form(request, body, self._auth_token, self._settings.public_url)
+            if body is not None
+            else None
         )
         if form is None:
             metrics.WEBHOOK_REJECTED.labels(CHANNEL).inc()
@@ -270,7 +289,9 @@ class WhatsAppChannel:
             return JSONResponse({"error": "forbidden"}, status_code=403)
         sid = form.get("MessageSid", "")
         status = form.get("MessageStatus", "")
-        if not sid or status not in KNOWN_STATUSES:
+        if not sid:
             return JSONResponse({"error": "not a message status"}, status_code=400)
-        await self._delivery.update_status(sid, status, form.get("ErrorCode") or None)
+        if status not in KNOWN_STATUSES:
+            return Response(status_code=204)  # e.g. scheduled, canceled: nothing to keep
+        await self._delivery.update_status(CHANNEL, sid, status, form.get("ErrorCode") or None)
         return Response(status_code=204)

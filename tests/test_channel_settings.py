@@ -15,6 +15,8 @@ SECRET = "a-good-webhook-secret_123"
     [
         ({"PUBLIC_URL": "http://bot.example.org"}, "must use https"),
         ({"PUBLIC_URL": "bot.example.org"}, "PUBLIC_URL must be an address"),
+        ({"TELEGRAM_API_URL": "http://proxy.example.org/bot"}, "TELEGRAM_API_URL must use https"),
+        ({"TWILIO_API_URL": "http://api.twilio.example"}, "TWILIO_API_URL must use https"),
         ({"TELEGRAM_BOT_TOKEN": "1:x", "PUBLIC_URL": "https://b.example.org"}, "SECRET"),
         (
             {

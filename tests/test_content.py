@@ -175,3 +175,37 @@ def test_every_emergency_reply_gives_the_emergency_advice_and_a_number(language:
         assert re.search(EMERGENCY_WORDS[language], text, re.IGNORECASE), text
         assert phone_numbers(text, frozenset({"116", "911", "10111"})), text
         assert len(text) <= 600
+
+
+def test_channel_texts_are_checked_like_answers(content_copy: Path) -> None:
+    """A channel variant: unknown channel, empty text, over 1,000 characters, or with by_country."""
+    path = content_copy / "topics/delete_done/en.yml"
+    data = yaml.safe_load(path.read_text())
+    data["channels"]["signal"] = {"text": "hello"}
+    data["channels"]["whatsapp"] = {"text": "x " * 600}
+    data["channels"]["telegram"] = {"txt": "typo"}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    both = content_copy / "topics/help_contacts/en.yml"
+    with both.open("a") as handle:
+        handle.write("channels:\n  telegram:\n    text: Call someone.\n")
+    problems = problems_in(content_copy)
+    assert any("delete_done/en.yml" in p and "unknown channel 'signal'" in p for p in problems)
+    assert any("(channels whatsapp) has 1200 characters" in p for p in problems)
+    assert any("the telegram variant needs a `text: |` block" in p for p in problems)
+    assert any(
+        "help_contacts/en.yml" in p and "`by_country:` or `channels:`" in p for p in problems
+    )
+
+
+def test_the_telegram_profile_is_checked_against_telegrams_limits(content_copy: Path) -> None:
+    """channels.yml: a name over 64 characters, a missing command, a missing language."""
+    path = content_copy / "channels.yml"
+    data = yaml.safe_load(path.read_text())
+    data["telegram"]["en"]["name"] = "N" * 65
+    del data["telegram"]["pt"]["commands"]["delete"]
+    del data["whatsapp"]["es"]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    problems = problems_in(content_copy)
+    assert any("channels.yml" in p and "name has 65 characters" in p for p in problems)
+    assert any("telegram pt: describe the /delete command" in p for p in problems)
+    assert any("`whatsapp:` has no `es:` section" in p for p in problems)

@@ -436,6 +436,11 @@ def test_an_update_stored_but_not_answered_is_answered_when_telegram_retries(
     app = telegram_app(sqlite_url, content_copy, telegram)
     with running(app) as client:
         telegram.wait_for("setWebhook")
+        channel = parts(app).telegram
+        assert channel is not None
+        deadline = time.monotonic() + 10
+        while not channel.connected and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert post(client, telegram_update("text")) == 503
         assert rows(app, "SELECT handled_at FROM messages WHERE direction = 'in'") == [(None,)]
         answer_file.write_text(good)
@@ -448,3 +453,49 @@ def test_an_update_stored_but_not_answered_is_answered_when_telegram_retries(
         expected(app, "privacy_notice"),
     ]
     assert rows(app, "SELECT count(*) FROM messages WHERE direction = 'in'") == [(1,)]
+
+
+def test_two_chats_with_the_same_message_ids_both_get_every_reply(
+    client: TestClient, gateway_tg: App, telegram: FakeTelegram
+) -> None:
+    """Telegram numbers messages per chat; two people's replies never collide in our records."""
+    first, second = (telegram_update("text", update_id=815329990 + n) for n in (1, 2))
+    first["message"]["chat"]["id"] = first["message"]["from"]["id"] = 7770001
+    second["message"]["chat"]["id"] = second["message"]["from"]["id"] = 7770002
+    assert post(client, first) == 200
+    assert post(client, second) == 200
+    drain(client, gateway_tg)
+    chats = [c.params["chat_id"] for c in telegram.calls_to("sendMessage")]
+    assert chats.count(7770001) == chats.count(7770002) == 2
+    recorded = rows(gateway_tg, "SELECT provider_message_id FROM deliveries ORDER BY id")
+    assert len(recorded) == 4
+    assert len({r[0] for r in recorded}) == 2  # the same ids, once per chat
+
+
+@pytest.mark.parametrize("chat_type", ["private", "group"])
+def test_live_location_and_group_edits_are_not_answered(
+    client: TestClient, gateway_tg: App, telegram: FakeTelegram, chat_type: str
+) -> None:
+    """A live location (a stream of edits) and edits in groups get no reply and store nothing."""
+    update = telegram_update("edited")
+    if chat_type == "private":
+        del update["edited_message"]["text"]
+        update["edited_message"]["location"] = {"latitude": -25.9, "longitude": 32.5}
+    else:
+        update["edited_message"]["chat"] = {"id": -4012345678, "type": "group", "title": "G"}
+    assert post(client, update) == 200
+    drain(client, gateway_tg)
+    assert telegram.calls_to("sendMessage") == []
+    assert gateway_tg.count(Message) == 0
+
+
+def test_a_message_of_only_control_characters_is_kept_and_answered(
+    client: TestClient, gateway_tg: App, telegram: FakeTelegram
+) -> None:
+    """Nothing readable left after cleaning: still stored (as 'other') and answered kindly."""
+    update = telegram_update("text")
+    update["message"]["text"] = "\u0000\u0007"
+    assert post(client, update) == 200
+    telegram.wait_for("sendMessage")
+    assert sent_texts(telegram)[0] == expected(gateway_tg, "text_only")
+    assert rows(gateway_tg, "SELECT media FROM messages WHERE direction = 'in'") == [("other",)]

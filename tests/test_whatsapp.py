@@ -413,13 +413,26 @@ def test_outside_the_window_a_configured_template_is_sent_instead(
         drain(client, app)
         twilio.clear()
         conversation_id = age_conversation(app, 30)
-        message_id = store_caseworker_reply(app, conversation_id, "Olá de novo.")
-        reply = Reply(id=message_id, text="Olá de novo.", topic=None, language="pt")
-        client.portal.call(parts(app).delivery.deliver_stored, conversation_id, [reply])
+        replies = [
+            Reply(
+                id=store_caseworker_reply(app, conversation_id, words),
+                text=words,
+                topic=None,
+                language="pt",
+            )
+            for words in ("Olá de novo.", "Estou aqui para ajudar.")
+        ]
+        client.portal.call(parts(app).delivery.deliver_stored, conversation_id, replies)
     (sent,) = twilio.accepted
     assert sent.params["ContentSid"] == template
     assert "Body" not in sent.params
-    assert app.count(Delivery) == 3
+    recorded = rows(
+        app,
+        "SELECT status, reason FROM deliveries WHERE message_id IN (:a, :b) ORDER BY message_id",
+        a=replies[0].id,
+        b=replies[1].id,
+    )
+    assert recorded == [("queued", None), ("not_sent", "outside_24h_window")]
 
 
 def test_delete_explains_how_to_clear_the_chat_on_whatsapp(
@@ -528,3 +541,53 @@ def test_a_number_refers_to_the_options_even_when_a_note_without_options_followe
     assert post(client, twilio_form("text", Body="1", MessageSid="SM" + "f" * 32)) == 200
     answer = twilio.wait_for(count=1)[0].params["Body"]
     assert answer.startswith(expected(gateway_wa, offered[0].payload))
+
+
+def test_a_number_never_picks_an_option_from_an_older_turn(
+    client: TestClient, gateway_wa: App, twilio: FakeTwilio
+) -> None:
+    """After the delete menu and a reply without options, "1" is text, not 'yes, delete'."""
+    gateway_wa.rasa.route = lambda said: (
+        "goodbye" if said == "obrigada, adeus" else topic_route(said)
+    )
+    assert post(client, twilio_form("text")) == 200
+    assert post(client, twilio_form("text", Body="apagar", MessageSid="SM" + "1" * 32)) == 200
+    assert (
+        post(client, twilio_form("text", Body="obrigada, adeus", MessageSid="SM" + "2" * 32)) == 200
+    )
+    assert post(client, twilio_form("text", Body="1", MessageSid="SM" + "3" * 32)) == 200
+    drain(client, gateway_wa)
+    assert gateway_wa.count(Person) == 1
+    assert gateway_wa.rasa.received[-1]["message"] == "1"
+
+
+def test_with_public_url_set_a_forged_forwarded_host_does_not_help(
+    client: TestClient, gateway_wa: App, twilio: FakeTwilio
+) -> None:
+    """PUBLIC_URL wins over proxy headers: a request signed for another host is refused."""
+    other = "https://attacker.example.net/webhooks/whatsapp"
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "attacker.example.net"}
+    assert post(client, twilio_form("text"), signed_url=other, headers=headers) == 403
+    assert gateway_wa.count(Message) == 0
+
+
+def test_an_oversized_body_is_refused_unread(
+    client: TestClient, gateway_wa: App, twilio: FakeTwilio
+) -> None:
+    """A body over 64 kB is refused before its signature is even computed."""
+    params = twilio_form("text", Body="a" * 70_000)
+    assert post(client, params) == 403
+    assert gateway_wa.count(Message) == 0
+
+
+def test_refused_sends_and_errors_leave_no_number_or_words_in_the_logs(
+    client: TestClient, gateway_wa: App, twilio: FakeTwilio, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Even when Twilio refuses and tracebacks are logged, no number or text reaches a log."""
+    caplog.set_level("DEBUG")
+    twilio.fail_next(times=2, status=400, code=21211, message="Invalid 'To' Phone Number")
+    assert post(client, twilio_form("text")) == 200
+    assert post(client, twilio_form("text", MessageSid="SM" + "9" * 32), signature="bad") == 403
+    drain(client, gateway_wa)
+    for secret in ("841234567", "Joanesburgo", "frica do Sul", TEST_AUTH_TOKEN):
+        assert secret not in caplog.text

@@ -29,8 +29,8 @@ MAX_TEXT = 1000
 MAX_BUTTONS = 4
 MAX_TITLE = 24
 ANSWER_KEYS = {"text", "buttons", "by_country", "channels", "sources", "checked", "contacts"}
-# Channels an answer may have its own text for, and each one's length limit.
-CHANNEL_TEXT_LIMITS = {"telegram": MAX_TEXT, "whatsapp": MAX_TEXT, "web": MAX_TEXT}
+# Channels an answer may have its own text for (same 1,000-character limit).
+CHANNELS_WITH_TEXTS = ("telegram", "whatsapp", "web")
 # The Telegram Bot API's limits for a bot's profile and command menu.
 TELEGRAM_PROFILE_LIMITS = {"name": 64, "short_description": 120, "description": 512}
 TELEGRAM_COMMANDS = ("start", "help", "language", "delete")
@@ -239,7 +239,9 @@ class _Loader:
             return ChannelWords()
         for key in data:
             if key not in ("telegram", "whatsapp"):
-                self.problem(path, line_of(data, key), f"unknown channel {key!r}")
+                self.problem(
+                    path, line_of(data, key), f"unknown channel {key!r}; use telegram or whatsapp"
+                )
         telegram: dict[str, TelegramProfile] = {}
         for code, entry in self._by_language(path, data, "telegram", languages).items():
             profile = self._telegram_profile(path, code, entry)
@@ -284,7 +286,17 @@ class _Loader:
                 result[str(code)] = entry
         for info in languages.values():
             if info.complete and info.code not in table:
-                self.problem(path, line_of(data, channel), f"{channel}: add {info.code}:")
+                what = (
+                    "name, short_description, description and commands"
+                    if channel == "telegram"
+                    else "numbered_hint"
+                )
+                self.problem(
+                    path,
+                    line_of(data, channel),
+                    f"`{channel}:` has no `{info.code}:` section; add one with {what} "
+                    f"({info.name} is a complete language in languages.yml)",
+                )
         return result
 
     def _telegram_profile(self, path: Path, code: str, entry: LineDict) -> TelegramProfile | None:
@@ -294,7 +306,11 @@ class _Loader:
             value = entry.get(key)
             line = line_of(entry, key)
             if not isinstance(value, str) or not value.strip():
-                self.problem(path, line, f"telegram {code}: `{key}:` is missing")
+                self.problem(
+                    path,
+                    line,
+                    f"telegram {code}: write `{key}:` as text, at most {limit} characters",
+                )
             elif len(value.strip()) > limit:
                 self.problem(
                     path,
@@ -454,6 +470,13 @@ class _Loader:
         result: dict[str, tuple[str, int]] = {}
         if raw is None:
             return result
+        if "by_country" in data:
+            self.problem(
+                path,
+                line_of(data, "channels"),
+                "use `by_country:` or `channels:` in one file, not both: a channel's text "
+                "would hide the country texts (and their numbers); move one into the other",
+            )
         if not isinstance(raw, LineDict):
             self.problem(
                 path,
@@ -463,11 +486,11 @@ class _Loader:
             return result
         for channel, variant in raw.items():
             line = line_of(raw, channel)
-            if channel not in CHANNEL_TEXT_LIMITS:
+            if channel not in CHANNELS_WITH_TEXTS:
                 self.problem(
                     path,
                     line,
-                    f"unknown channel {channel!r}; use {', '.join(sorted(CHANNEL_TEXT_LIMITS))}",
+                    f"unknown channel {channel!r}; use {', '.join(CHANNELS_WITH_TEXTS)}",
                 )
                 continue
             body = variant.get("text") if isinstance(variant, LineDict) else None

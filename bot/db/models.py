@@ -122,14 +122,18 @@ class Delivery(Base):
     """One part of an outgoing message as sent through a channel, and what became of it."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_message", "message_id"),)
+    __table_args__ = (
+        Index("ix_deliveries_message", "message_id"),
+        # Telegram message ids repeat between chats: look them up with the channel.
+        Index("ix_deliveries_provider", "channel", "provider_message_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))
     part: Mapped[int] = mapped_column(Integer, default=0)
-    provider_message_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    provider_message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # sent, queued, delivered, read, failed, undelivered, not_sent
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(16), nullable=True)

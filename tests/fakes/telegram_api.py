@@ -215,7 +215,8 @@ class FakeTelegram:
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._updates: list[dict[str, Any]] = []
         self._failures: dict[str, list[_Failure]] = defaultdict(list)
-        self._next_message_id = 1000
+        # Like Telegram, message ids count per chat (two chats see the same ids).
+        self._next_message_id: dict[str, int] = defaultdict(lambda: 1000)
         self._next_update_id = 900000000
         self.files: dict[str, bytes] = {}
         self.app = Starlette(
@@ -413,8 +414,9 @@ class FakeTelegram:
     def _message(self, params: dict[str, Any], message_id: int | None = None) -> dict[str, Any]:
         with self._lock:
             if message_id is None:
-                message_id = self._next_message_id
-                self._next_message_id += 1
+                chat = str(params.get("chat_id"))
+                message_id = self._next_message_id[chat]
+                self._next_message_id[chat] += 1
         message: dict[str, Any] = {
             "message_id": message_id,
             "from": BOT_USER,

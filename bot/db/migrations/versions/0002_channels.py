@@ -41,7 +41,7 @@ def upgrade() -> None:
         ),
         sa.Column("channel", sa.String(16), nullable=False),
         sa.Column("part", sa.Integer(), nullable=False),
-        sa.Column("provider_message_id", sa.String(64), nullable=True, unique=True),
+        sa.Column("provider_message_id", sa.String(64), nullable=True),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("error_code", sa.String(16), nullable=True),
         sa.Column("reason", sa.String(64), nullable=True),
@@ -49,9 +49,11 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_deliveries_message", "deliveries", ["message_id"])
+    op.create_index("ix_deliveries_provider", "deliveries", ["channel", "provider_message_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_provider", "deliveries")
     op.drop_index("ix_deliveries_message", "deliveries")
     op.drop_table("deliveries")
     with op.batch_alter_table("messages") as batch:
