@@ -25,6 +25,11 @@ TELEGRAM_TOKEN = "123456789:TEST-token-for-the-fake-bot-api"
 PUBLIC_URL = "https://bot.example.org"
 
 
+def topic_route(said: str) -> str:
+    """Rasa stand-in: a button's `/topic` stays that topic; anything else is warning signs."""
+    return said[1:] if said.startswith("/") else "warning_signs"
+
+
 def telegram_update(name: str, **changes: Any) -> dict[str, Any]:
     """A recorded Telegram update (tests/data/telegram/<name>.json), with top-level changes."""
     data: dict[str, Any] = json.loads((DATA / "telegram" / f"{name}.json").read_text("utf-8"))

@@ -25,17 +25,13 @@ from tests.channel_kit import (
     rows,
     running,
     telegram_update,
+    topic_route,
 )
 from tests.factories import App, build_app
 from tests.fakes.telegram_api import FakeTelegram, running_fake_telegram
 
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 CHAT = 5550001
-
-
-def topic_route(text: str) -> str:
-    """Rasa stand-in: a button's `/topic` stays that topic; anything else is warning signs."""
-    return text[1:] if text.startswith("/") else "warning_signs"
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from tests.channel_kit import (
     rows,
     running,
     sign,
+    topic_route,
     twilio_form,
 )
 from tests.factories import App, build_app
@@ -40,11 +41,6 @@ PERSON = "whatsapp:+258841234567"
 WEBHOOK = f"{PUBLIC_URL}/webhooks/whatsapp"
 STATUS = f"{PUBLIC_URL}/webhooks/whatsapp/status"
 Params = Mapping[str, str | Sequence[str]]
-
-
-def topic_route(said: str) -> str:
-    """Rasa stand-in: a button's `/topic` stays that topic; anything else is warning signs."""
-    return said[1:] if said.startswith("/") else "warning_signs"
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +98,14 @@ def post(
     elif signature is not None:
         sent["X-Twilio-Signature"] = signature
     return client.post(url, content=form_body(params), headers=sent).status_code
+
+
+def start_conversation(client: TestClient, app: App, twilio: FakeTwilio) -> None:
+    """A first Portuguese message, answered (answer + privacy note); the recorder emptied."""
+    assert post(client, twilio_form("text")) == 200
+    twilio.wait_for(count=2)
+    drain(client, app)
+    twilio.clear()
 
 
 def expected(app: App, topic: str, language: str = "pt") -> str:
@@ -219,10 +223,7 @@ def test_buttons_become_numbered_options_and_a_number_picks_one(
     client: TestClient, gateway_wa: App, twilio: FakeTwilio
 ) -> None:
     """Options are numbered under a hint; replying "2" opens the second option's topic."""
-    assert post(client, twilio_form("text")) == 200
-    twilio.wait_for(count=2)
-    drain(client, gateway_wa)
-    twilio.clear()
+    start_conversation(client, gateway_wa, twilio)
     assert post(client, twilio_form("text", Body="menu", MessageSid="SM" + "a" * 32)) == 200
     menu = twilio.wait_for(count=1)[0].params["Body"]
     welcome = ContentStore(gateway_wa.settings.content_dir).render("welcome", "pt")
@@ -249,10 +250,7 @@ def test_a_template_button_payload_opens_its_topic(
     client: TestClient, gateway_wa: App, twilio: FakeTwilio
 ) -> None:
     """A quick-reply button of a template carries its payload."""
-    assert post(client, twilio_form("text")) == 200
-    twilio.wait_for(count=2)
-    drain(client, gateway_wa)
-    twilio.clear()
+    start_conversation(client, gateway_wa, twilio)
     assert post(client, twilio_form("button")) == 200
     body = twilio.wait_for(count=1)[0].params["Body"]
     assert body.startswith(expected(gateway_wa, "warning_signs"))
@@ -274,10 +272,7 @@ def test_long_replies_are_split_under_1600_characters(
     client: TestClient, gateway_wa: App, twilio: FakeTwilio
 ) -> None:
     """A caseworker reply over WhatsApp's limit arrives in several parts, cut after sentences."""
-    assert post(client, twilio_form("text")) == 200
-    twilio.wait_for(count=2)
-    drain(client, gateway_wa)
-    twilio.clear()
+    start_conversation(client, gateway_wa, twilio)
     long_text = " ".join(f"Frase número {n} aqui." for n in range(150))
     conversation_id = rows(gateway_wa, "SELECT id FROM conversations")[0][0]
     reply = Reply(id=None, text=long_text, topic=None, language="pt", author="caseworker")
@@ -387,10 +382,7 @@ def test_outside_the_24_hour_window_nothing_is_attempted_and_the_reason_is_kept(
     client: TestClient, gateway_wa: App, twilio: FakeTwilio
 ) -> None:
     """A free-form message 25 h after the person's last one is not sent; the console can see why."""
-    assert post(client, twilio_form("text")) == 200
-    twilio.wait_for(count=2)
-    drain(client, gateway_wa)
-    twilio.clear()
+    start_conversation(client, gateway_wa, twilio)
     conversation_id = age_conversation(gateway_wa, 25)
     message_id = store_caseworker_reply(gateway_wa, conversation_id, "Olá, sou a Joana.")
     reply = Reply(id=message_id, text="Olá, sou a Joana.", topic=None, language="pt")
@@ -408,10 +400,7 @@ def test_outside_the_window_a_configured_template_is_sent_instead(
     template = "HX" + "c" * 32
     app = whatsapp_app(sqlite_url, content_copy, twilio, twilio_template_content_sid=template)
     with running(app) as client:
-        assert post(client, twilio_form("text")) == 200
-        twilio.wait_for(count=2)
-        drain(client, app)
-        twilio.clear()
+        start_conversation(client, app, twilio)
         conversation_id = age_conversation(app, 30)
         replies = [
             Reply(
@@ -439,10 +428,7 @@ def test_delete_explains_how_to_clear_the_chat_on_whatsapp(
     client: TestClient, gateway_wa: App, twilio: FakeTwilio
 ) -> None:
     """Erasing on WhatsApp erases our side and explains how to clear the phone's side."""
-    assert post(client, twilio_form("text")) == 200
-    twilio.wait_for(count=2)
-    drain(client, gateway_wa)
-    twilio.clear()
+    start_conversation(client, gateway_wa, twilio)
     assert post(client, twilio_form("text", Body="apagar", MessageSid="SM" + "d" * 32)) == 200
     twilio.wait_for(count=1)
     drain(client, gateway_wa)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
+from typing import Self
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -81,3 +82,44 @@ def serving(app: ASGIApp, *, name: str = "fake-server") -> Iterator[ServerThread
         yield server
     finally:
         server.stop()
+
+
+class RecordingServer:
+    """Base of the fakes: serves `self.app` in a thread while started (or in a `with`)."""
+
+    app: ASGIApp
+    server_name = "fake-server"
+
+    def __init__(self) -> None:
+        self._server: ServerThread | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL it serves on, e.g. "http://127.0.0.1:43121"."""
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not started")
+        return self._server.url
+
+    def start(self) -> Self:
+        """Serve on 127.0.0.1 and a free port; returns self."""
+        if self._server is None:
+            self._server = ServerThread(self.app, name=self.server_name)
+            self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -32,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import ServerThread
+from tests.fakes.server import RecordingServer
 
 BOT_USER: dict[str, Any] = {
     "id": 7000000001,
@@ -195,13 +194,15 @@ def _chat(chat_id: Any) -> dict[str, Any]:
     return {"id": number, "type": kind, "title": "Test group"}
 
 
-class FakeTelegram:
+class FakeTelegram(RecordingServer):
     """Telegram's Bot API, recording every call; see the module docstring for the wire format.
 
     Use as a context manager (`with FakeTelegram() as fake:`) or `start()`/`stop()`.
     Any token is accepted. State is guarded by a lock: the server thread writes it,
     tests read it.
     """
+
+    server_name = "fake-telegram"
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -225,16 +226,9 @@ class FakeTelegram:
                 Route("/file/bot{token}/{path:path}", self._download, methods=["GET"]),
             ]
         )
-        self._server: ServerThread | None = None
+        super().__init__()
 
     # --- lifecycle -------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """Base URL of the running server, e.g. "http://127.0.0.1:43121"."""
-        if self._server is None:
-            raise RuntimeError("FakeTelegram is not started")
-        return self._server.url
 
     @property
     def base_url(self) -> str:
@@ -245,30 +239,6 @@ class FakeTelegram:
     def base_file_url(self) -> str:
         """What to pass as PTB's `base_file_url`."""
         return f"{self.url}/file/bot"
-
-    def start(self) -> FakeTelegram:
-        """Serve on 127.0.0.1 and a free port; returns self."""
-        if self._server is None:
-            self._server = ServerThread(self.app, name="fake-telegram")
-            self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> FakeTelegram:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- test helpers ----------------------------------------------------------
 

@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -28,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import ServerThread
+from tests.fakes.server import RecordingServer
 
 API_VERSION = "2010-04-01"
 TEST_ACCOUNT_SID = "AC" + "0" * 31 + "1"
@@ -82,11 +81,13 @@ def _basic_auth(header: str) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-class FakeTwilio:
+class FakeTwilio(RecordingServer):
     """Twilio's Messages API for one account, recording every send.
 
     Use as a context manager (`with FakeTwilio() as fake:`) or `start()`/`stop()`.
     """
+
+    server_name = "fake-twilio"
 
     def __init__(
         self, account_sid: str = TEST_ACCOUNT_SID, auth_token: str = TEST_AUTH_TOKEN
@@ -106,40 +107,9 @@ class FakeTwilio:
                 )
             ]
         )
-        self._server: ServerThread | None = None
+        super().__init__()
 
     # --- lifecycle -------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """Base URL to assign to `client.api.base_url`, e.g. "http://127.0.0.1:43122"."""
-        if self._server is None:
-            raise RuntimeError("FakeTwilio is not started")
-        return self._server.url
-
-    def start(self) -> FakeTwilio:
-        """Serve on 127.0.0.1 and a free port; returns self."""
-        if self._server is None:
-            self._server = ServerThread(self.app, name="fake-twilio")
-            self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> FakeTwilio:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- test helpers ----------------------------------------------------------
 
