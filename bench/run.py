@@ -17,13 +17,20 @@ from pathlib import Path
 import httpx
 import yaml
 
+from bench.channels import summary, telegram_latencies, whatsapp_latencies
 from bot.content.loader import load_content
 from bot.language import detector_for
 from bot.safety import check_message
+from tests.channel_kit import PUBLIC_URL, TELEGRAM_SECRET, TELEGRAM_TOKEN
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.twilio_api import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, FakeTwilio
 from tools.model import ROOT
 from tools.stack import running_stack
 
 SAMPLES = 300
+
+
+CHANNEL_SAMPLES = 150
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -72,10 +79,24 @@ def main() -> int:
         ("content load + check (whole tree)", f"{(time.perf_counter() - started) * 1e3:.0f} ms")
     )
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FakeTelegram() as telegram,
+        FakeTwilio() as twilio,
+    ):
         began = time.perf_counter()
+        channels = {
+            "PUBLIC_URL": PUBLIC_URL,
+            "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+            "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+            "TELEGRAM_API_URL": telegram.base_url,
+            "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
+            "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
+            "TWILIO_API_URL": twilio.url,
+        }
         with (
-            running_stack(Path(tmp)) as stack,
+            running_stack(Path(tmp), extra_env=channels) as stack,
             httpx.Client(base_url=stack.base_url, timeout=30) as client,
         ):
             rows.append(
@@ -97,6 +118,13 @@ def main() -> int:
             )
             rows.append(("… p95", f"{percentile(latencies, 0.95):.0f} ms"))
             rows.append(("… max", f"{max(latencies):.0f} ms"))
+            telegram.wait_for("setWebhook", timeout=30)
+            rows += summary(
+                "Telegram", *telegram_latencies(client, telegram, corpus[:CHANNEL_SAMPLES])
+            )
+            rows += summary(
+                "WhatsApp", *whatsapp_latencies(client, twilio, corpus[:CHANNEL_SAMPLES])
+            )
             pids = {p.name: p for p in Path("/proc").iterdir() if p.name.isdigit()}
             gateway_rss = rasa_rss = float("nan")
             for pid in pids:
@@ -116,7 +144,9 @@ def main() -> int:
     )
     header = (
         f"# Benchmarks\n\nMeasured {dt.date.today().isoformat()} by `make bench` on "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, SQLite, one process each.\n\n"
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, SQLite, one process each. "
+        "Telegram and WhatsApp are on, their APIs replaced by local recording servers "
+        "(bench/channels.py), so channel figures are our processing plus loopback HTTP.\n\n"
     )
     (ROOT / "docs" / "benchmarks.md").write_text(header + table + "\n", encoding="utf-8")
     print(table)
