@@ -512,7 +512,11 @@ class ConversationService:
             )
         if payload in INTENT_TOPICS:
             # Keep Rasa's dialogue state in step: tell it the intent the button stands for.
-            return await self._engine_plan(conversation, f"/{payload}")
+            plan = await self._engine_plan(conversation, f"/{payload}")
+            if plan.topics == ["unavailable"]:
+                # A button needs no understanding: with the engine down, answer it anyway.
+                return _Plan(topics=[payload])
+            return plan
         return _Plan(topics=[payload])
 
     async def _engine_plan(self, conversation: Conversation, text: str) -> _Plan:

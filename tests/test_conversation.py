@@ -159,6 +159,17 @@ async def test_engine_down_gives_the_unavailable_reply_and_keeps_the_message(
     assert count_messages(gateway) == 3  # the person's message, the reply, the notice
 
 
+@pytest.mark.parametrize("topic", ["help_contacts", "delete_data", "welcome"])
+async def test_buttons_and_commands_work_with_the_engine_down(
+    gateway: App, user_id: str, topic: str
+) -> None:
+    """Help numbers, erasure and the menu need no understanding: they answer with Rasa down."""
+    gateway.rasa.up = False
+    async with gateway.client() as client:
+        response = await client.post("/api/web/messages", json=message(user_id, payload=topic))
+    assert response.json()["replies"][0]["topic"] == topic
+
+
 async def test_language_is_sticky_for_short_messages(gateway: App, user_id: str) -> None:
     """ "ok", "sim" and "SOS"-like short words do not flip the conversation language."""
     async with gateway.client() as client:
