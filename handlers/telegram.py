@@ -127,6 +127,7 @@ class TelegramChannel:
         self.sender = TelegramSender(self.application)
         delivery.register(self.sender)
         self._ready = asyncio.Event()
+        self._initialized = False
         self._setup_task: asyncio.Task[None] | None = None
 
     @property
@@ -146,7 +147,7 @@ class TelegramChannel:
             self._setup_task.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._setup_task
-        if self._ready.is_set():
+        if self._initialized:
             updater = self.application.updater
             if updater is not None and updater.running:
                 await updater.stop()
@@ -175,8 +176,9 @@ class TelegramChannel:
 
     async def _setup(self) -> None:
         """One attempt at connecting to Telegram."""
-        if not self.application._initialized:
+        if not self._initialized:
             await self.application.initialize()
+            self._initialized = True
         bot = self.application.bot
         if self._settings.telegram_polling:
             updater = self.application.updater
@@ -250,7 +252,7 @@ class TelegramChannel:
 
     async def process(self, update: Update) -> None:
         """Translate, hand to the core, then answer in the background."""
-        username = self.application.bot.username if self.application._initialized else None
+        username = self.application.bot.username if self._initialized else None
         try:
             translated = translate(update, username)
         except InboundError:
