@@ -154,6 +154,8 @@ class TelegramChannel:
             if self.application.running:
                 await self.application.stop()
             await self.application.shutdown()
+            self._initialized = False
+            self._ready.clear()
 
     async def _setup_until_done(self) -> None:
         """Initialize, register the webhook (or start polling) and the bot's profile."""
