@@ -12,7 +12,7 @@ APP_STAMP := $(VENV)/.installed
 RASA_STAMP := $(RASA_VENV)/.installed
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: help run test lint format content-check train eval bench clean
+.PHONY: help run test lint format content-check train eval bench clean browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,7 +49,10 @@ format: $(APP_STAMP) ## apply ruff's fixes and formatting
 content-check: $(APP_STAMP) ## validate content/ (file:line messages, exit 1 on any error)
 	$(PY) -m bot.content.check
 
-test: lint content-check train ## the whole test suite (what CI runs)
+browser: ## Debian's chromium for the console's browser tests (installed once with apt-get)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+test: lint content-check train browser ## the whole test suite (what CI runs)
 	$(PY) -m pytest
 
 eval: $(APP_STAMP) train ## accuracy on the labelled evaluation set, through the web API

@@ -32,6 +32,16 @@ def main(argv: list[str] | None = None) -> int:
         help="apply the bot's Telegram name, descriptions and menu (content/channels.yml) now",
     )
     profile.add_argument("--photo", type=Path, help="also set the bot's picture (a .jpg file)")
+    users = commands.add_parser("users", help="console accounts")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    add = user_commands.add_parser("add", help="create an account (the password is asked for)")
+    add.add_argument("username")
+    add.add_argument("--role", choices=["caseworker", "supervisor"], default="caseworker")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    totp = user_commands.add_parser("totp", help="turn on the authenticator-app second factor")
+    totp.add_argument("username")
     args = parser.parse_args(argv)
     configure_logging()
 
@@ -47,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         from handlers.telegram_profile import apply_profile_command
 
         return asyncio.run(apply_profile_command(settings, args.photo))
+    if args.command == "users":
+        from bot.users_cli import run_users_command
+
+        return asyncio.run(run_users_command(settings, args))
     if args.command == "migrate":
         from bot.db.migrate import upgrade
 

@@ -16,7 +16,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot import metrics
+from bot.accounts import Accounts
 from bot.addresses import AddressBox
+from bot.audit import AuditLog
 from bot.content.store import ContentNotLoaded, ContentStore
 from bot.core import ConversationService
 from bot.db.migrate import upgrade
@@ -27,6 +29,8 @@ from bot.language import detector_for
 from bot.logs import quiet_libraries
 from bot.nlg import make_nlg_endpoint
 from bot.settings import PROJECT_ROOT, Settings, load_settings
+from bot.staff_sessions import SessionStore
+from handlers.console import Console
 from handlers.demo import demo_page
 from handlers.telegram import TelegramChannel
 from handlers.web import web_routes
@@ -79,6 +83,12 @@ def create_app(
     )
     whatsapp = (
         WhatsAppChannel(settings, service, delivery, content) if settings.whatsapp_enabled else None
+    )
+    console = Console(
+        sessions,
+        Accounts(sessions, settings.secret_key),
+        SessionStore(sessions),
+        AuditLog(sessions),
     )
     parts = Components(settings, content, rasa, service, delivery, telegram, whatsapp)
     channels = [c for c in (telegram, whatsapp) if c is not None]
@@ -140,6 +150,7 @@ def create_app(
             Route("/nlg", make_nlg_endpoint(settings, service), methods=["POST"]),
             *web_routes(service),
             *(route for channel in channels for route in channel.routes()),
+            *console.routes(),
             Route("/", demo_page),
             Mount("/static", StaticFiles(directory=PROJECT_ROOT / "handlers" / "static")),
         ],

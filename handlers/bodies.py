@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 
 
@@ -22,3 +25,13 @@ async def read_capped(request: Request, limit: int) -> bytes:
             raise BodyTooLarge(f"body over {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def parse_form(body: bytes) -> ImmutableMultiDict[str, str] | None:
+    """A urlencoded body as a multi-dict (repeated keys kept), or None if it is not one."""
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return ImmutableMultiDict(pairs)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
 from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from twilio.request_validator import (
@@ -11,6 +9,8 @@ from twilio.request_validator import (
     RequestValidator,
     get_signature_algorithm,
 )
+
+from handlers.bodies import parse_form
 
 SIGNATURE_HEADER = "x-twilio-signature"
 MAX_FORM_BYTES = 64_000
@@ -25,16 +25,6 @@ def public_url(request: Request, configured: str | None) -> str:
     proto = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
     host = request.headers.get("x-forwarded-host") or request.headers.get("host", "")
     return f"{proto}://{host.split(',')[0].strip()}{path}{query}"
-
-
-def parse_form(body: bytes) -> ImmutableMultiDict[str, str] | None:
-    """A urlencoded body as a multi-dict (repeated keys kept), or None if it is not one."""
-    try:
-        text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text))
-    except (UnicodeDecodeError, ValueError):
-        return None
-    return ImmutableMultiDict(pairs)
 
 
 def verified_form(

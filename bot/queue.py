@@ -1,0 +1,76 @@
+"""The caseworker queue: escalated conversations, distress first, then longest waiting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import case, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import Conversation, Message, utcnow
+from bot.handoff import Escalation, Status
+
+FIRST_WORDS = 80
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One waiting conversation as the queue shows it."""
+
+    conversation_id: str
+    channel: str
+    language: str
+    reason: str
+    waiting: dt.timedelta
+    first_words: str
+
+
+async def waiting_conversations(
+    sessions: async_sessionmaker[AsyncSession], limit: int = 200
+) -> list[QueueItem]:
+    """Queued conversations: distress before requests, then the longest waiting first."""
+    now = utcnow()
+    distress_first = case((Conversation.escalation == Escalation.DISTRESS.value, 0), else_=1)
+    async with sessions() as session:
+        conversations = list(
+            await session.scalars(
+                select(Conversation)
+                .where(Conversation.status == Status.QUEUED.value)
+                .order_by(distress_first, Conversation.escalated_at)
+                .limit(limit)
+            )
+        )
+        items = []
+        for conversation in conversations:
+            words = await _latest_words(session, conversation.id)
+            escalated = conversation.escalated_at or conversation.created_at
+            items.append(
+                QueueItem(
+                    conversation_id=conversation.id,
+                    channel=conversation.channel,
+                    language=conversation.language,
+                    reason=conversation.escalation or "request",
+                    waiting=now - escalated,
+                    first_words=words,
+                )
+            )
+        return items
+
+
+async def _latest_words(session: AsyncSession, conversation_id: str) -> str:
+    """The start of the person's latest message (or what kind of media it was)."""
+    row = (
+        await session.execute(
+            select(Message.text, Message.media)
+            .where(Message.conversation_id == conversation_id, Message.direction == "in")
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return ""
+    text, media = row
+    if text:
+        return text if len(text) <= FIRST_WORDS else text[: FIRST_WORDS - 1] + "…"
+    return f"[{media or 'button'}]"

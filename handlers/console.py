@@ -1,0 +1,226 @@
+"""The caseworker console under /console: sign-in, the queue, the audit log.
+
+Every page and API under /console needs a signed-in account; every state-changing
+request needs the session's CSRF token. The decisions (who may sign in, what the
+queue holds, what is audited) live in bot/accounts.py, bot/staff_sessions.py,
+bot/queue.py and bot/audit.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from bot.accounts import Accounts, Role, Throttled
+from bot.audit import Action, AuditLog
+from bot.queue import waiting_conversations
+from bot.staff_sessions import ABSOLUTE_TIMEOUT, Session, SessionStore
+from handlers.bodies import BodyTooLarge, parse_form, read_capped
+
+COOKIE = "rota_console"
+LOGIN_CSRF_COOKIE = "rota_login_csrf"
+MAX_FORM_BYTES = 4096
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+}
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+Page = Callable[[Request, Session], Awaitable[Response]]
+
+
+def waiting_text(waiting: dt.timedelta) -> str:
+    """How long someone has waited, e.g. 3 min or 2 h 05 min."""
+    minutes = int(waiting.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def is_https(request: Request) -> bool:
+    """Whether the browser reached us over https (directly or through a proxy)."""
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip()
+    return request.url.scheme == "https" or forwarded == "https"
+
+
+def render(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A console page with its security headers."""
+    html = TEMPLATES.get_template(f"console/{template}").render(**context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+class Console:
+    """The console's routes, bound to the accounts, sessions, queue and audit log."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        accounts: Accounts,
+        store: SessionStore,
+        audit: AuditLog,
+    ) -> None:
+        self._sessions = sessions
+        self._accounts = accounts
+        self._store = store
+        self._audit = audit
+
+    def routes(self) -> list[Route]:
+        """Every console route; all but the sign-in page need a session."""
+        return [
+            Route("/console/login", self.login_page, methods=["GET"]),
+            Route("/console/login", self.login, methods=["POST"]),
+            Route("/console/logout", self.signed_in(self.logout), methods=["POST"]),
+            Route("/console", self.signed_in(self.queue), methods=["GET"]),
+            Route("/console/audit", self.signed_in(self.audit_page), methods=["GET"]),
+            Route(
+                "/console/{rest:path}",
+                self.signed_in(self.not_found),
+                methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            ),
+        ]
+
+    # --- the guard -------------------------------------------------------------
+
+    def signed_in(self, page: Page) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap a page: no session → sign-in page (or 401 for the API); POST needs CSRF."""
+
+        async def guarded(request: Request) -> Response:
+            session = await self._store.find(request.cookies.get(COOKIE))
+            if session is None:
+                if request.url.path.startswith("/console/api/") or request.method != "GET":
+                    return JSONResponse({"error": "sign in first"}, 401, headers=SECURITY_HEADERS)
+                return RedirectResponse("/console/login", 303, headers=SECURITY_HEADERS)
+            if request.method != "GET":
+                given = request.headers.get("x-csrf-token")
+                if given is None:
+                    form = await self._form(request)
+                    given = form.get("csrf_token") if form else None
+                if not given or not hmac.compare_digest(given, session.csrf_token):
+                    return JSONResponse(
+                        {"error": "missing or wrong CSRF token; reload the page"},
+                        403,
+                        headers=SECURITY_HEADERS,
+                    )
+            return await page(request, session)
+
+        return guarded
+
+    async def _form(self, request: Request) -> dict[str, str] | None:
+        """A small urlencoded form, read once per request."""
+        if "console_form" in request.scope:
+            cached: dict[str, str] | None = request.scope["console_form"]
+            return cached
+        try:
+            parsed = parse_form(await read_capped(request, MAX_FORM_BYTES))
+        except BodyTooLarge:
+            parsed = None
+        form = {k: v for k, v in parsed.items()} if parsed is not None else None
+        request.scope["console_form"] = form
+        return form
+
+    # --- sign-in ---------------------------------------------------------------
+
+    async def login_page(self, request: Request) -> Response:
+        """The sign-in form, with a fresh CSRF token bound to a cookie."""
+        return self._login_form(request, None, 200)
+
+    def _login_form(self, request: Request, error: str | None, status: int) -> Response:
+        """Render the form and (re)set its CSRF cookie."""
+        token = secrets.token_urlsafe(32)
+        response = render("login.html", status, csrf_token=token, error=error, staff=None)
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE,
+            token,
+            max_age=3600,
+            httponly=True,
+            samesite="strict",
+            secure=is_https(request),
+            path="/console/login",
+        )
+        return response
+
+    async def login(self, request: Request) -> Response:
+        """Check the form; on success a new session (the old one, if any, is ended)."""
+        form = await self._form(request) or {}
+        expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        given = form.get("csrf_token", "")
+        if not expected or not hmac.compare_digest(given, expected):
+            return self._login_form(request, "The form expired. Please sign in again.", 403)
+        address = request.client.host if request.client else "unknown"
+        try:
+            who = await self._accounts.sign_in(
+                form.get("username", ""), form.get("password", ""), form.get("code"), address
+            )
+        except Throttled:
+            return self._login_form(
+                request, "Too many failed attempts. Wait 15 minutes and try again.", 429
+            )
+        if who is None:
+            return self._login_form(request, "Wrong username, password or code.", 401)
+        token, _csrf = await self._store.start(who.staff_id, request.cookies.get(COOKIE))
+        await self._audit.record(who.staff_id, who.username, Action.SIGN_IN)
+        response = RedirectResponse("/console", 303, headers=SECURITY_HEADERS)
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=int(ABSOLUTE_TIMEOUT.total_seconds()),
+            httponly=True,
+            samesite="lax",
+            secure=is_https(request),
+            path="/console",
+        )
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console/login")
+        return response
+
+    async def logout(self, request: Request, session: Session) -> Response:
+        """End the session."""
+        await self._store.end(request.cookies.get(COOKIE, ""))
+        await self._audit.record(session.staff_id, session.username, Action.SIGN_OUT)
+        response = RedirectResponse("/console/login", 303, headers=SECURITY_HEADERS)
+        response.delete_cookie(COOKIE, path="/console")
+        return response
+
+    # --- pages -----------------------------------------------------------------
+
+    async def queue(self, request: Request, session: Session) -> Response:
+        """Who is waiting for a person: distress first, then the longest waiting."""
+        items = [
+            {
+                "conversation_id": item.conversation_id,
+                "channel": item.channel,
+                "language": item.language,
+                "reason": item.reason,
+                "waiting_text": waiting_text(item.waiting),
+                "first_words": item.first_words,
+            }
+            for item in await waiting_conversations(self._sessions)
+        ]
+        return render("queue.html", items=items, staff=session)
+
+    async def audit_page(self, request: Request, session: Session) -> Response:
+        """The audit log, for supervisors only."""
+        if session.role is not Role.SUPERVISOR:
+            return render("forbidden.html", 403, staff=session)
+        await self._audit.record(session.staff_id, session.username, Action.VIEW_AUDIT)
+        return render("audit.html", entries=await self._audit.latest(), staff=session)
+
+    async def not_found(self, request: Request, session: Session) -> Response:
+        """Signed in, but nothing lives here."""
+        return JSONResponse({"error": "no such console page"}, 404, headers=SECURITY_HEADERS)

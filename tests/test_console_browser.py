@@ -1,0 +1,102 @@
+"""The console in a real browser (Debian's chromium, driven by Playwright)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+
+from bot.accounts import Accounts, Role
+from bot.db.session import make_engine, make_sessionmaker
+from tests.factories import App, build_app, message
+from tests.fakes.server import ServerThread
+
+PASSWORD = "a long enough password"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_path() -> str:
+    """Debian's chromium (make test installs it); never a browser Playwright downloads."""
+    path = shutil.which("chromium")
+    if path is None:
+        raise RuntimeError("chromium is not installed; `make test` installs it with apt-get")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def served(sqlite_url: str, content_copy: Path) -> Iterator[tuple[App, str]]:
+    """The gateway on a real port, with one caseworker account and two people waiting."""
+    app = build_app(sqlite_url, content_copy)
+
+    async def account() -> None:
+        engine = make_engine(app.settings.database_url)
+        await Accounts(make_sessionmaker(engine), app.settings.secret_key).add(
+            "ana", PASSWORD, Role.CASEWORKER
+        )
+        await engine.dispose()
+
+    # Playwright's sync API runs its own event loop in this thread: use another one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, account()).result()
+    with ServerThread(app.app, name="gateway") as server:
+        with httpx.Client(base_url=server.url) as client:
+            client.post("/api/web/messages", json=message("p1", "quero falar com uma pessoa"))
+            client.post(
+                "/api/web/messages",
+                json=message("p2", "socorro, me prenderam e tiraram o meu passaporte"),
+            )
+        yield app, server.url
+
+
+def test_a_caseworker_signs_in_sees_the_queue_and_signs_out(
+    browser: Browser, served: tuple[App, str]
+) -> None:
+    """In chromium: the sign-in form, a wrong password, then the queue with distress on top."""
+    _app, url = served
+    page = browser.new_page()
+    page.goto(f"{url}/console")
+    expect(page).to_have_url(f"{url}/console/login")
+    page.get_by_label("Username").fill("ana")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Wrong username, password or code")
+    page.get_by_label("Username").fill("ana")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{url}/console")
+    rows = page.locator("table.queue tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("distress")
+    expect(rows.first).to_contain_text("me prenderam")
+    expect(rows.nth(1)).to_contain_text("request")
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert cookies["rota_console"]["httpOnly"] is True
+    assert page.evaluate("document.cookie").find("rota_console") == -1
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{url}/console/login")
+    page.goto(f"{url}/console")
+    expect(page).to_have_url(f"{url}/console/login")
