@@ -19,6 +19,7 @@ from bot import metrics
 from bot.accounts import Accounts
 from bot.addresses import AddressBox
 from bot.audit import AuditLog
+from bot.casework import Casework
 from bot.content.store import ContentNotLoaded, ContentStore
 from bot.core import ConversationService
 from bot.db.migrate import upgrade
@@ -50,6 +51,7 @@ class Components:
     delivery: DeliveryService
     telegram: TelegramChannel | None
     whatsapp: WhatsAppChannel | None
+    accounts: Accounts
 
 
 def create_app(
@@ -84,13 +86,15 @@ def create_app(
     whatsapp = (
         WhatsAppChannel(settings, service, delivery, content) if settings.whatsapp_enabled else None
     )
+    accounts = Accounts(sessions, settings.secret_key)
     console = Console(
         sessions,
-        Accounts(sessions, settings.secret_key),
+        accounts,
         SessionStore(sessions),
         AuditLog(sessions),
+        Casework(sessions, delivery, content),
     )
-    parts = Components(settings, content, rasa, service, delivery, telegram, whatsapp)
+    parts = Components(settings, content, rasa, service, delivery, telegram, whatsapp, accounts)
     channels = [c for c in (telegram, whatsapp) if c is not None]
 
     @contextlib.asynccontextmanager

@@ -44,6 +44,7 @@ CORE_TOPICS: Final[tuple[str, ...]] = (
     "unavailable",
     "text_only",
     "group_chat",
+    "handoff_resolved",
 )
 
 # Every topic that must exist in every complete language.

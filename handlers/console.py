@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from bot.accounts import Accounts, Role, Throttled
 from bot.audit import Action, AuditLog
+from bot.casework import Casework, CaseworkError, Refusal
 from bot.queue import waiting_conversations
 from bot.staff_sessions import ABSOLUTE_TIMEOUT, Session, SessionStore
 from handlers.bodies import BodyTooLarge, parse_form, read_capped
@@ -75,7 +76,9 @@ class Console:
         accounts: Accounts,
         store: SessionStore,
         audit: AuditLog,
+        casework: Casework,
     ) -> None:
+        self._casework = casework
         self._sessions = sessions
         self._accounts = accounts
         self._store = store
@@ -89,6 +92,16 @@ class Console:
             Route("/console/logout", self.signed_in(self.logout), methods=["POST"]),
             Route("/console", self.signed_in(self.queue), methods=["GET"]),
             Route("/console/audit", self.signed_in(self.audit_page), methods=["GET"]),
+            Route(
+                "/console/conversations/{conversation_id}",
+                self.signed_in(self.conversation),
+                methods=["GET"],
+            ),
+            Route(
+                "/console/conversations/{conversation_id}/{action:str}",
+                self.signed_in(self.act),
+                methods=["POST"],
+            ),
             Route(
                 "/console/{rest:path}",
                 self.signed_in(self.not_found),
@@ -220,6 +233,60 @@ class Console:
             return render("forbidden.html", 403, staff=session)
         await self._audit.record(session.staff_id, session.username, Action.VIEW_AUDIT)
         return render("audit.html", entries=await self._audit.latest(), staff=session)
+
+    async def conversation(self, request: Request, session: Session) -> Response:
+        """The transcript, with what this caseworker may do now; the view is audited."""
+        return await self._conversation_page(request, session, None, 200)
+
+    async def _conversation_page(
+        self, request: Request, session: Session, error: str | None, status: int
+    ) -> Response:
+        """Render a conversation (or the refusal to show it)."""
+        conversation_id = request.path_params["conversation_id"]
+        try:
+            transcript = await self._casework.transcript(conversation_id, session)
+        except CaseworkError as exc:
+            code = 404 if exc.refusal is Refusal.NOT_FOUND else 403
+            return render("forbidden.html", code, staff=session, reason=str(exc))
+        await self._audit.record(
+            session.staff_id, session.username, Action.VIEW_TRANSCRIPT, conversation_id
+        )
+        return render("conversation.html", status, t=transcript, staff=session, error=error)
+
+    async def act(self, request: Request, session: Session) -> Response:
+        """Claim, reply or resolve; refusals are shown on the conversation page."""
+        conversation_id = request.path_params["conversation_id"]
+        action = request.path_params["action"]
+        form = await self._form(request) or {}
+        try:
+            if action == "claim":
+                await self._casework.claim(conversation_id, session)
+                audited = Action.CLAIM
+            elif action == "reply":
+                message_id = await self._casework.reply(
+                    conversation_id, session, form.get("text", "")
+                )
+                audited = Action.REPLY
+            elif action == "resolve":
+                await self._casework.resolve(conversation_id, session)
+                await self._audit.record(
+                    session.staff_id, session.username, Action.RESOLVE, conversation_id
+                )
+                return RedirectResponse("/console", 303, headers=SECURITY_HEADERS)
+            else:
+                return JSONResponse({"error": "no such action"}, 404, headers=SECURITY_HEADERS)
+        except CaseworkError as exc:
+            if exc.refusal is Refusal.TAKEN:
+                return render("forbidden.html", 409, staff=session, reason=str(exc))
+            status = 404 if exc.refusal is Refusal.NOT_FOUND else 422
+            return await self._conversation_page(request, session, str(exc), status)
+        detail = f"message {message_id}" if action == "reply" else None
+        await self._audit.record(
+            session.staff_id, session.username, audited, conversation_id, detail
+        )
+        return RedirectResponse(
+            f"/console/conversations/{conversation_id}", 303, headers=SECURITY_HEADERS
+        )
 
     async def not_found(self, request: Request, session: Session) -> Response:
         """Signed in, but nothing lives here."""

@@ -241,3 +241,102 @@ async def test_the_audit_log_cannot_be_changed_or_deleted(console: App) -> None:
     with pytest.raises(DBAPIError, match="append-only"):
         sql(console, "DELETE FROM audit_log")
     assert sql(console, "SELECT username FROM audit_log") == [("ana",)]
+
+
+async def queued_conversation(client: httpx.AsyncClient, person: str = "p1") -> str:
+    """A person who asks for a person; the id of their (now queued) conversation."""
+    response = await client.post(
+        "/api/web/messages", json=message(person, "quero falar com uma pessoa")
+    )
+    body = response.json()
+    assert body["status"] == "queued"
+    return str(body["conversation_id"])
+
+
+async def csrf_of(client: httpx.AsyncClient, path: str = "/console") -> str:
+    page = await client.get(path)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    return token.group(1)
+
+
+async def test_two_caseworkers_claim_at_once_and_exactly_one_wins(console: App) -> None:
+    """Simultaneous claims: one takes the conversation, the other is told who has it."""
+    import asyncio
+
+    await add_account(console, "ana")
+    await add_account(console, "rui")
+    async with console.client() as person, console.client() as ana, console.client() as rui:
+        conversation = await queued_conversation(person)
+        await sign_in(ana, "ana")
+        await sign_in(rui, "rui")
+        tokens = [await csrf_of(ana), await csrf_of(rui)]
+        path = f"/console/conversations/{conversation}/claim"
+        results = await asyncio.gather(
+            ana.post(path, data={"csrf_token": tokens[0]}),
+            rui.post(path, data={"csrf_token": tokens[1]}),
+        )
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [303, 409]
+    loser = next(r for r in results if r.status_code == 409)
+    assert "another caseworker took this conversation" in loser.text
+    ((status, assigned),) = sql(console, "SELECT status, assigned_to FROM conversations")
+    assert status == "human" and assigned is not None
+    assert [a for (a,) in sql(console, "SELECT action FROM audit_log WHERE action='claim'")] == [
+        "claim"
+    ]
+
+
+async def test_a_caseworker_reply_reaches_the_person_and_resolve_hands_back_to_the_bot(
+    console: App,
+) -> None:
+    """Claim, read, reply (the web chat fetches it), resolve: the person is told, in Portuguese."""
+    await add_account(console, "ana")
+    async with console.client() as person, console.client() as ana:
+        conversation = await queued_conversation(person)
+        await sign_in(ana, "ana")
+        base = f"/console/conversations/{conversation}"
+        await ana.post(f"{base}/claim", data={"csrf_token": await csrf_of(ana)})
+        await person.post("/api/web/messages", json=message("p1", "estou com medo"))
+        page = await ana.get(base)
+        assert "estou com medo" in page.text and "quero falar com uma pessoa" in page.text
+        sent = await ana.post(
+            f"{base}/reply",
+            data={"csrf_token": await csrf_of(ana, base), "text": "Olá, sou a Ana."},
+        )
+        assert sent.status_code == 303
+        inbox = (await person.get("/api/web/messages", params={"user_id": "p1"})).json()
+        assert inbox["messages"][-1]["text"] == "Olá, sou a Ana."
+        assert inbox["messages"][-1]["author"] == "caseworker"
+        done = await ana.post(f"{base}/resolve", data={"csrf_token": await csrf_of(ana, base)})
+        assert done.status_code == 303
+        inbox = (await person.get("/api/web/messages", params={"user_id": "p1"})).json()
+        assert inbox["status"] == "bot"
+        assert inbox["messages"][-1]["topic"] == "handoff_resolved"
+        assert "assistente automático" in inbox["messages"][-1]["text"]
+    actions = [a for (a,) in sql(console, "SELECT action FROM audit_log ORDER BY id")]
+    assert {"claim", "view_transcript", "reply", "resolve"} <= set(actions)
+    assert console.rasa.received == []  # while with a person, nothing went to the engine
+
+
+async def test_caseworkers_see_the_queue_and_their_own_but_not_anothers(console: App) -> None:
+    """Once Ana holds a conversation, Rui cannot read it; a supervisor can."""
+    await add_account(console, "ana")
+    await add_account(console, "rui")
+    await add_account(console, "sara", Role.SUPERVISOR)
+    async with console.client() as person, console.client() as ana:
+        conversation = await queued_conversation(person)
+        await sign_in(ana, "ana")
+        base = f"/console/conversations/{conversation}"
+        await ana.post(f"{base}/claim", data={"csrf_token": await csrf_of(ana)})
+        assert (await ana.get(base)).status_code == 200
+    async with console.client() as rui:
+        await sign_in(rui, "rui")
+        assert (await rui.get(base)).status_code == 403
+        reply = await rui.post(
+            f"{base}/reply", data={"csrf_token": await csrf_of(rui), "text": "x"}
+        )
+        assert reply.status_code == 403
+    async with console.client() as sara:
+        await sign_in(sara, "sara")
+        assert (await sara.get(base)).status_code == 200

@@ -100,3 +100,29 @@ def test_a_caseworker_signs_in_sees_the_queue_and_signs_out(
     expect(page).to_have_url(f"{url}/console/login")
     page.goto(f"{url}/console")
     expect(page).to_have_url(f"{url}/console/login")
+
+
+def test_a_caseworker_takes_a_chat_answers_and_hands_it_back(
+    browser: Browser, served: tuple[App, str]
+) -> None:
+    """In chromium: open the distress case, take it, reply, see it in the transcript, finish."""
+    _app, url = served
+    page = browser.new_page()
+    page.goto(f"{url}/console/login")
+    page.get_by_label("Username").fill("ana")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("table.queue tbody tr").first.get_by_role("link").click()
+    expect(page.locator("#status")).to_contain_text("queued (distress)")
+    expect(page.locator("ol.transcript")).to_contain_text("me prenderam")
+    page.get_by_role("button", name="Take this conversation").click()
+    expect(page.locator("#assigned")).to_have_text("ana")
+    page.get_by_label("Your reply").fill("Olá, sou a Ana. Está num lugar seguro agora?")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("ol.transcript li.caseworker")).to_contain_text("sou a Ana")
+    with httpx.Client(base_url=url) as person:
+        inbox = person.get("/api/web/messages", params={"user_id": "p2"}).json()
+    assert inbox["messages"][-1]["text"] == "Olá, sou a Ana. Está num lugar seguro agora?"
+    page.get_by_role("button", name="Done: back to the assistant").click()
+    expect(page).to_have_url(f"{url}/console")
+    expect(page.locator("table.queue tbody tr")).to_have_count(1)

@@ -577,3 +577,42 @@ def test_refused_sends_and_errors_leave_no_number_or_words_in_the_logs(
     drain(client, gateway_wa)
     for secret in ("841234567", "Joanesburgo", "frica do Sul", TEST_AUTH_TOKEN):
         assert secret not in caplog.text
+
+
+def test_the_console_explains_a_reply_outside_the_24_hour_window(
+    client: TestClient, gateway_wa: App, twilio: FakeTwilio
+) -> None:
+    """A caseworker's late reply is not sent, and the transcript says why in plain words."""
+    import re
+
+    from bot.accounts import Role
+
+    start_conversation(client, gateway_wa, twilio)
+    assert post(client, twilio_form("text", Body="pessoa", MessageSid="SM" + "7" * 32)) == 200
+    drain(client, gateway_wa)
+    twilio.clear()
+    accounts = parts(gateway_wa).accounts
+    client.portal.call(accounts.add, "ana", "a long enough password", Role.CASEWORKER)
+
+    def csrf(path: str) -> str:
+        found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+        assert found is not None
+        return found.group(1)
+
+    signed = client.post(
+        "/console/login",
+        data={
+            "csrf_token": csrf("/console/login"),
+            "username": "ana",
+            "password": "a long enough password",
+        },
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303
+    conversation_id = age_conversation(gateway_wa, 25)
+    base = f"/console/conversations/{conversation_id}"
+    client.post(f"{base}/claim", data={"csrf_token": csrf("/console")})
+    client.post(f"{base}/reply", data={"csrf_token": csrf(base), "text": "Olá, sou a Ana."})
+    page = client.get(base).text
+    assert "more than 24 hours since the person" in page
+    assert twilio.sent == []

@@ -87,6 +87,8 @@ class Conversation(Base):
     escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_inbound_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     waiting_ack_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The caseworker who took the conversation (status human); None otherwise.
+    assigned_to: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     person: Mapped[Person] = relationship(back_populates="conversation")
 

@@ -73,6 +73,8 @@ def upgrade() -> None:
         sa.Column("detail", sa.String(200), nullable=True),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     )
+    with op.batch_alter_table("conversations") as batch:
+        batch.add_column(sa.Column("assigned_to", sa.Integer(), nullable=True))
     if op.get_bind().dialect.name == "postgresql":
         op.execute(POSTGRES_GUARD)
     else:
@@ -84,6 +86,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_update ON audit_log")
         op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
+    with op.batch_alter_table("conversations") as batch:
+        batch.drop_column("assigned_to")
     op.drop_table("audit_log")
     op.drop_index("ix_sign_in_attempts_key", "sign_in_attempts")
     op.drop_table("sign_in_attempts")

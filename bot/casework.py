@@ -1,0 +1,245 @@
+"""What caseworkers do to a conversation: take it, read it, answer, give it back to the bot.
+
+Each action is allowed by the handoff state machine (bot/handoff.py) and by who the
+caseworker is: caseworkers see queued conversations and their own; supervisors see all.
+Claiming is one conditional UPDATE, so of two caseworkers clicking at once one wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.accounts import Role
+from bot.content.store import ContentStore
+from bot.core import MARKET_COUNTRY
+from bot.db.models import Conversation, Delivery, Message, Staff, utcnow
+from bot.delivery import DeliveryService
+from bot.handoff import Status, Transition, next_status
+from bot.messages import Reply
+from bot.staff_sessions import Session
+
+MAX_REPLY = 4000
+
+
+class Refusal(enum.StrEnum):
+    """Why an action was not done, in words for the console."""
+
+    NOT_FOUND = "no such conversation (it may have been erased)"
+    NOT_YOURS = "this conversation is with another caseworker"
+    TAKEN = "another caseworker took this conversation a moment ago"
+    NOT_QUEUED = "this conversation is not waiting for a person"
+    EMPTY = "write something first"
+    TOO_LONG = f"a reply is at most {MAX_REPLY} characters"
+
+
+class CaseworkError(Exception):
+    """An action was refused; `.refusal` says why."""
+
+    def __init__(self, refusal: Refusal, detail: str = "") -> None:
+        super().__init__(refusal.value + (f" ({detail})" if detail else ""))
+        self.refusal = refusal
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Line:
+    """One message of a transcript as the console shows it."""
+
+    id: int
+    author: str
+    text: str
+    at: dt.datetime
+    delivery: str | None
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A conversation as a caseworker sees it."""
+
+    conversation_id: str
+    channel: str
+    language: str
+    status: str
+    escalation: str | None
+    assigned_to: str | None
+    mine: bool
+    lines: list[Line]
+
+
+DELIVERY_WORDS = {
+    "outside_24h_window": "not sent: more than 24 hours since the person's last WhatsApp "
+    "message; WhatsApp allows only an approved template now",
+    "blocked_by_person": "not delivered: the person blocked the bot",
+}
+
+
+class Casework:
+    """The console's actions on conversations."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        delivery: DeliveryService,
+        content: ContentStore,
+    ) -> None:
+        self._sessions = sessions
+        self._delivery = delivery
+        self._content = content
+
+    async def _load(self, session: AsyncSession, conversation_id: str) -> Conversation:
+        """The conversation, or NOT_FOUND."""
+        conversation = await session.get(Conversation, conversation_id)
+        if conversation is None:
+            raise CaseworkError(Refusal.NOT_FOUND)
+        return conversation
+
+    @staticmethod
+    def _may_see(conversation: Conversation, who: Session) -> bool:
+        """Supervisors see all; caseworkers see the queue and their own conversations."""
+        return (
+            who.role is Role.SUPERVISOR
+            or conversation.status == Status.QUEUED
+            or conversation.assigned_to == who.staff_id
+        )
+
+    async def claim(self, conversation_id: str, who: Session) -> None:
+        """Take a queued conversation; exactly one of several simultaneous claims wins."""
+        async with self._sessions() as session:
+            result = await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id, Conversation.status == Status.QUEUED)
+                .values(
+                    status=next_status(Status.QUEUED, Transition.CLAIM).value,
+                    assigned_to=who.staff_id,
+                    updated_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+            if getattr(result, "rowcount", 0) == 1:
+                return
+            conversation = await self._load(session, conversation_id)
+            if conversation.status == Status.HUMAN and conversation.assigned_to is not None:
+                holder = await session.get(Staff, conversation.assigned_to)
+                raise CaseworkError(Refusal.TAKEN, holder.username if holder else "")
+            raise CaseworkError(Refusal.NOT_QUEUED)
+
+    async def transcript(self, conversation_id: str, who: Session) -> Transcript:
+        """Every message with its time and, for replies, what became of them."""
+        async with self._sessions() as session:
+            conversation = await self._load(session, conversation_id)
+            if not self._may_see(conversation, who):
+                raise CaseworkError(Refusal.NOT_YOURS)
+            holder = (
+                await session.get(Staff, conversation.assigned_to)
+                if conversation.assigned_to
+                else None
+            )
+            messages = list(
+                await session.scalars(
+                    select(Message)
+                    .where(Message.conversation_id == conversation_id)
+                    .order_by(Message.id)
+                )
+            )
+            deliveries: dict[int, str] = {}
+            for message_id, status, reason, code in await session.execute(
+                select(Delivery.message_id, Delivery.status, Delivery.reason, Delivery.error_code)
+                .where(Delivery.conversation_id == conversation_id)
+                .order_by(Delivery.id)
+            ):
+                words = DELIVERY_WORDS.get(reason or "", status)
+                deliveries[message_id] = f"{words} (error {code})" if code else words
+            lines = [
+                Line(
+                    id=m.id,
+                    author=m.author,
+                    text=m.text or (f"[{m.media}]" if m.media else f"[button: {m.payload}]"),
+                    at=m.created_at,
+                    delivery=deliveries.get(m.id),
+                )
+                for m in messages
+            ]
+            return Transcript(
+                conversation_id=conversation.id,
+                channel=conversation.channel,
+                language=conversation.language,
+                status=conversation.status,
+                escalation=conversation.escalation,
+                assigned_to=holder.username if holder else None,
+                mine=conversation.assigned_to == who.staff_id,
+                lines=lines,
+            )
+
+    async def reply(self, conversation_id: str, who: Session, text: str) -> int:
+        """Store a caseworker's reply and send it through the person's channel; its id."""
+        text = text.strip()
+        if not text:
+            raise CaseworkError(Refusal.EMPTY)
+        if len(text) > MAX_REPLY:
+            raise CaseworkError(Refusal.TOO_LONG)
+        async with self._sessions() as session:
+            conversation = await self._load(session, conversation_id)
+            if conversation.status != Status.HUMAN or conversation.assigned_to != who.staff_id:
+                raise CaseworkError(Refusal.NOT_YOURS)
+            row = Message(
+                conversation_id=conversation_id,
+                direction="out",
+                author="caseworker",
+                text=text,
+                language=conversation.language,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            await session.commit()
+            reply = Reply(
+                id=row.id,
+                text=text,
+                topic=None,
+                language=conversation.language,
+                author="caseworker",
+            )
+        await self._send(conversation_id, reply)
+        return row.id
+
+    async def resolve(self, conversation_id: str, who: Session) -> None:
+        """Give the conversation back to the bot, telling the person so in their language."""
+        async with self._sessions() as session:
+            conversation = await self._load(session, conversation_id)
+            mine = conversation.assigned_to == who.staff_id or who.role is Role.SUPERVISOR
+            if conversation.status == Status.HUMAN and not mine:
+                raise CaseworkError(Refusal.NOT_YOURS)
+            conversation.status = next_status(Status(conversation.status), Transition.RESOLVE)
+            conversation.escalation = None
+            conversation.escalated_at = None
+            conversation.assigned_to = None
+            rendered = self._content.render(
+                "handoff_resolved",
+                conversation.language,
+                conversation.country or MARKET_COUNTRY.get(conversation.language),
+                conversation.channel,
+            )
+            row = Message(
+                conversation_id=conversation_id,
+                direction="out",
+                author="bot",
+                text=rendered.text,
+                topic=rendered.topic,
+                language=rendered.language,
+                created_at=utcnow(),
+            )
+            session.add(row)
+            await session.commit()
+            reply = Reply(
+                id=row.id, text=rendered.text, topic=rendered.topic, language=rendered.language
+            )
+        await self._send(conversation_id, reply)
+
+    async def _send(self, conversation_id: str, reply: Reply) -> None:
+        """Push a stored reply on Telegram/WhatsApp; the web chat fetches it itself."""
+        await self._delivery.deliver_stored(conversation_id, [reply])
