@@ -71,7 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     from bot.app import create_app
 
     uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, access_log=False, log_level="info"
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        log_level="info",
+        # Open live-queue streams must not hold a restart forever.
+        timeout_graceful_shutdown=5,
     )
     return 0
 

@@ -8,17 +8,25 @@ bot/queue.py and bot/audit.py.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
+import json
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
 from bot.accounts import Accounts, Role, Throttled
@@ -31,6 +39,8 @@ from handlers.bodies import BodyTooLarge, parse_form, read_capped
 COOKIE = "rota_console"
 LOGIN_CSRF_COOKIE = "rota_login_csrf"
 MAX_FORM_BYTES = 4096
+QUEUE_POLL_SECONDS = 1.0
+HEARTBEAT_SECONDS = 15.0
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
@@ -92,6 +102,8 @@ class Console:
             Route("/console/logout", self.signed_in(self.logout), methods=["POST"]),
             Route("/console", self.signed_in(self.queue), methods=["GET"]),
             Route("/console/audit", self.signed_in(self.audit_page), methods=["GET"]),
+            Route("/console/api/queue", self.signed_in(self.queue_json), methods=["GET"]),
+            Route("/console/api/queue/events", self.signed_in(self.queue_events), methods=["GET"]),
             Route(
                 "/console/conversations/{conversation_id}",
                 self.signed_in(self.conversation),
@@ -214,7 +226,42 @@ class Console:
 
     async def queue(self, request: Request, session: Session) -> Response:
         """Who is waiting for a person: distress first, then the longest waiting."""
-        items = [
+        return render("queue.html", items=await self._queue_items(), staff=session)
+
+    async def queue_json(self, request: Request, session: Session) -> Response:
+        """The queue as JSON (what the live page receives)."""
+        return JSONResponse(await self._queue_items(), headers=SECURITY_HEADERS)
+
+    async def queue_events(self, request: Request, session: Session) -> Response:
+        """Server-sent events: the queue whenever it changes, read from the database.
+
+        Reading the database (not an in-process signal) keeps every replica's pages right.
+        """
+
+        async def stream() -> AsyncIterator[str]:
+            last = None
+            quiet = 0.0
+            while not await request.is_disconnected():
+                items = await self._queue_items()
+                payload = json.dumps(items, ensure_ascii=False)
+                if payload != last:
+                    last = payload
+                    quiet = 0.0
+                    yield f"event: queue\ndata: {payload}\n\n"
+                elif quiet >= HEARTBEAT_SECONDS:
+                    quiet = 0.0
+                    yield ": still here\n\n"
+                await asyncio.sleep(QUEUE_POLL_SECONDS)
+                quiet += QUEUE_POLL_SECONDS
+                if await self._store.find(request.cookies.get(COOKIE)) is None:
+                    return  # signed out or expired: stop telling this page anything
+
+        headers = {**SECURITY_HEADERS, "X-Accel-Buffering": "no"}
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+    async def _queue_items(self) -> list[dict[str, str]]:
+        """The queue, as the page and the events show it."""
+        return [
             {
                 "conversation_id": item.conversation_id,
                 "channel": item.channel,
@@ -225,7 +272,6 @@ class Console:
             }
             for item in await waiting_conversations(self._sessions)
         ]
-        return render("queue.html", items=items, staff=session)
 
     async def audit_page(self, request: Request, session: Session) -> Response:
         """The audit log, for supervisors only."""

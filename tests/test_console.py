@@ -340,3 +340,19 @@ async def test_caseworkers_see_the_queue_and_their_own_but_not_anothers(console:
     async with console.client() as sara:
         await sign_in(sara, "sara")
         assert (await sara.get(base)).status_code == 200
+
+
+async def test_the_queue_api_gives_the_live_page_its_rows(console: App) -> None:
+    """GET /console/api/queue: distress first, with reason, channel, language and words."""
+    await add_account(console, "ana")
+    async with console.client() as client:
+        await queued_conversation(client, "p1")
+        await client.post(
+            "/api/web/messages",
+            json=message("p2", "socorro, me prenderam e tiraram o meu passaporte"),
+        )
+        await sign_in(client, "ana")
+        items = (await client.get("/console/api/queue")).json()
+    assert [i["reason"] for i in items] == ["distress", "request"]
+    assert items[0]["channel"] == "web" and items[0]["language"] == "pt"
+    assert items[1]["first_words"] == "quero falar com uma pessoa"

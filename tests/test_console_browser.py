@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from bot.accounts import Accounts, Role
 from bot.db.session import make_engine, make_sessionmaker
@@ -48,6 +49,14 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh tab, closed afterwards (so the live queue's connection ends)."""
+    tab = browser.new_page()
+    yield tab
+    tab.close()
+
+
+@pytest.fixture
 def served(sqlite_url: str, content_copy: Path) -> Iterator[tuple[App, str]]:
     """The gateway on a real port, with one caseworker account and two people waiting."""
     app = build_app(sqlite_url, content_copy)
@@ -73,11 +82,10 @@ def served(sqlite_url: str, content_copy: Path) -> Iterator[tuple[App, str]]:
 
 
 def test_a_caseworker_signs_in_sees_the_queue_and_signs_out(
-    browser: Browser, served: tuple[App, str]
+    page: Page, served: tuple[App, str]
 ) -> None:
     """In chromium: the sign-in form, a wrong password, then the queue with distress on top."""
     _app, url = served
-    page = browser.new_page()
     page.goto(f"{url}/console")
     expect(page).to_have_url(f"{url}/console/login")
     page.get_by_label("Username").fill("ana")
@@ -103,11 +111,10 @@ def test_a_caseworker_signs_in_sees_the_queue_and_signs_out(
 
 
 def test_a_caseworker_takes_a_chat_answers_and_hands_it_back(
-    browser: Browser, served: tuple[App, str]
+    page: Page, served: tuple[App, str]
 ) -> None:
     """In chromium: open the distress case, take it, reply, see it in the transcript, finish."""
     _app, url = served
-    page = browser.new_page()
     page.goto(f"{url}/console/login")
     page.get_by_label("Username").fill("ana")
     page.get_by_label("Password").fill(PASSWORD)
@@ -126,3 +133,28 @@ def test_a_caseworker_takes_a_chat_answers_and_hands_it_back(
     page.get_by_role("button", name="Done: back to the assistant").click()
     expect(page).to_have_url(f"{url}/console")
     expect(page.locator("table.queue tbody tr")).to_have_count(1)
+
+
+def test_the_queue_updates_live_and_alerts_on_a_new_distress_case(
+    page: Page, served: tuple[App, str]
+) -> None:
+    """Without reloading: a new person in danger appears in the queue and raises the alert."""
+    _app, url = served
+    page.goto(f"{url}/console/login")
+    page.get_by_label("Username").fill("ana")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    rows = page.locator("table.queue tbody tr")
+    expect(rows).to_have_count(2)
+    expect(page.locator("#alert")).to_be_hidden()
+    with httpx.Client(base_url=url) as person:
+        person.post(
+            "/api/web/messages",
+            json=message("p3", "help me please, they locked me in and took my passport"),
+        )
+    expect(rows).to_have_count(3, timeout=10_000)
+    expect(page.locator("#alert")).to_be_visible()
+    expect(page).to_have_title(re.compile(r"^\(!\) "))
+    expect(rows.nth(1)).to_contain_text("locked me in")
+    page.get_by_role("button", name="Seen").click()
+    expect(page.locator("#alert")).to_be_hidden()
