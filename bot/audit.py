@@ -22,6 +22,10 @@ class Action(enum.StrEnum):
     REPLY = "reply"
     EXPORT = "export"
     RESOLVE = "resolve"
+    NOTE = "note"
+    TAG = "tag"
+    TRANSFER = "transfer"
+    CLOSE = "close"
 
 
 class AuditLog:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -17,13 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.accounts import Role
 from bot.content.store import ContentStore
 from bot.core import MARKET_COUNTRY
-from bot.db.models import Conversation, Delivery, Message, Staff, utcnow
+from bot.db.models import Conversation, Delivery, Message, Note, Staff, Tag, utcnow
 from bot.delivery import DeliveryService
 from bot.handoff import Status, Transition, next_status
 from bot.messages import Reply
 from bot.staff_sessions import Session
 
 MAX_REPLY = 4000
+_TAG = re.compile(r"^[\w -]{1,40}$")
 
 
 class Refusal(enum.StrEnum):
@@ -35,6 +37,9 @@ class Refusal(enum.StrEnum):
     NOT_QUEUED = "this conversation is not waiting for a person"
     EMPTY = "write something first"
     TOO_LONG = f"a reply is at most {MAX_REPLY} characters"
+    NO_SUCH_STAFF = "there is no active account with that name"
+    NO_SUCH_CANNED = "there is no such canned reply"
+    BAD_TAG = "a tag is 1-40 letters, digits, spaces, '-' or '_'"
 
 
 class CaseworkError(Exception):
@@ -69,6 +74,8 @@ class Transcript:
     assigned_to: str | None
     mine: bool
     lines: list[Line]
+    notes: list[Line]
+    tags: list[str]
 
 
 DELIVERY_WORDS = {
@@ -165,6 +172,17 @@ class Casework:
                 )
                 for m in messages
             ]
+            notes = [
+                Line(id=n.id, author=n.username, text=n.text, at=n.created_at, delivery=None)
+                for n in await session.scalars(
+                    select(Note).where(Note.conversation_id == conversation_id).order_by(Note.id)
+                )
+            ]
+            tags = list(
+                await session.scalars(
+                    select(Tag.tag).where(Tag.conversation_id == conversation_id).order_by(Tag.tag)
+                )
+            )
             return Transcript(
                 conversation_id=conversation.id,
                 channel=conversation.channel,
@@ -174,6 +192,8 @@ class Casework:
                 assigned_to=holder.username if holder else None,
                 mine=conversation.assigned_to == who.staff_id,
                 lines=lines,
+                notes=notes,
+                tags=tags,
             )
 
     async def reply(self, conversation_id: str, who: Session, text: str) -> int:
@@ -206,6 +226,103 @@ class Casework:
             )
         await self._send(conversation_id, reply)
         return row.id
+
+    def canned_choices(self, language: str) -> list[tuple[str, str, str]]:
+        """(id, title, text in this language) of every canned reply, for the reply form."""
+        try:
+            canned = self._content.current().canned
+        except Exception:  # content not loaded: no canned replies to offer
+            return []
+        return [
+            (c.id, c.title, c.texts.get(language) or c.texts.get("en", "")) for c in canned.values()
+        ]
+
+    def canned_text(self, canned_id: str, language: str) -> str:
+        """A canned reply in a language (falling back to English), or NO_SUCH_CANNED."""
+        canned = self._content.current().canned.get(canned_id)
+        if canned is None:
+            raise CaseworkError(Refusal.NO_SUCH_CANNED)
+        return canned.texts.get(language) or canned.texts["en"]
+
+    async def reply_canned(self, conversation_id: str, who: Session, canned_id: str) -> int:
+        """Send a canned reply in the person's language."""
+        async with self._sessions() as session:
+            conversation = await self._load(session, conversation_id)
+            language = conversation.language
+        return await self.reply(conversation_id, who, self.canned_text(canned_id, language))
+
+    async def add_note(self, conversation_id: str, who: Session, text: str) -> None:
+        """An internal note: stored with its author, never sent."""
+        text = text.strip()
+        if not text:
+            raise CaseworkError(Refusal.EMPTY)
+        if len(text) > MAX_REPLY:
+            raise CaseworkError(Refusal.TOO_LONG)
+        async with self._sessions() as session:
+            conversation = await self._load(session, conversation_id)
+            if not self._may_see(conversation, who):
+                raise CaseworkError(Refusal.NOT_YOURS)
+            session.add(
+                Note(
+                    conversation_id=conversation_id,
+                    staff_id=who.staff_id,
+                    username=who.username,
+                    text=text,
+                )
+            )
+            await session.commit()
+
+    async def add_tag(self, conversation_id: str, who: Session, tag: str) -> None:
+        """Label a conversation (adding a tag it has is no change)."""
+        tag = " ".join(tag.split()).lower()
+        if not _TAG.match(tag):
+            raise CaseworkError(Refusal.BAD_TAG)
+        async with self._sessions() as session:
+            conversation = await self._load(session, conversation_id)
+            if not self._may_see(conversation, who):
+                raise CaseworkError(Refusal.NOT_YOURS)
+            if await session.get(Tag, (conversation_id, tag)) is None:
+                session.add(Tag(conversation_id=conversation_id, tag=tag))
+                await session.commit()
+
+    async def transfer(self, conversation_id: str, who: Session, to_username: str) -> str:
+        """Hand a conversation to another caseworker; their username."""
+        async with self._sessions() as session:
+            conversation = await self._load(session, conversation_id)
+            mine = conversation.assigned_to == who.staff_id or who.role is Role.SUPERVISOR
+            if not mine:
+                raise CaseworkError(Refusal.NOT_YOURS)
+            target = await session.scalar(
+                select(Staff).where(Staff.username == to_username.strip().lower())
+            )
+            if target is None or target.disabled:
+                raise CaseworkError(Refusal.NO_SUCH_STAFF)
+            conversation.status = next_status(Status(conversation.status), Transition.TRANSFER)
+            conversation.assigned_to = target.id
+            await session.commit()
+            return target.username
+
+    async def close(self, conversation_id: str, who: Session) -> None:
+        """End the conversation; the person's next message starts again with the assistant."""
+        async with self._sessions() as session:
+            conversation = await self._load(session, conversation_id)
+            mine = conversation.assigned_to == who.staff_id or who.role is Role.SUPERVISOR
+            if conversation.status == Status.HUMAN and not mine:
+                raise CaseworkError(Refusal.NOT_YOURS)
+            conversation.status = next_status(Status(conversation.status), Transition.CLOSE)
+            conversation.escalation = None
+            conversation.escalated_at = None
+            conversation.assigned_to = None
+            await session.commit()
+
+    async def staff_names(self) -> list[str]:
+        """Active accounts a conversation can be transferred to."""
+        async with self._sessions() as session:
+            return list(
+                await session.scalars(
+                    select(Staff.username).where(Staff.disabled.is_(False)).order_by(Staff.username)
+                )
+            )
 
     async def resolve(self, conversation_id: str, who: Session) -> None:
         """Give the conversation back to the bot, telling the person so in their language."""

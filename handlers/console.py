@@ -32,6 +32,7 @@ from starlette.routing import Route
 from bot.accounts import Accounts, Role, Throttled
 from bot.audit import Action, AuditLog
 from bot.casework import Casework, CaseworkError, Refusal
+from bot.handoff import InvalidTransition
 from bot.queue import waiting_conversations
 from bot.staff_sessions import ABSOLUTE_TIMEOUT, Session, SessionStore
 from handlers.bodies import BodyTooLarge, parse_form, read_capped
@@ -297,36 +298,65 @@ class Console:
         await self._audit.record(
             session.staff_id, session.username, Action.VIEW_TRANSCRIPT, conversation_id
         )
-        return render("conversation.html", status, t=transcript, staff=session, error=error)
+        return render(
+            "conversation.html",
+            status,
+            t=transcript,
+            staff=session,
+            error=error,
+            canned=self._casework.canned_choices(transcript.language),
+            colleagues=[n for n in await self._casework.staff_names() if n != session.username],
+        )
 
     async def act(self, request: Request, session: Session) -> Response:
         """Claim, reply or resolve; refusals are shown on the conversation page."""
         conversation_id = request.path_params["conversation_id"]
         action = request.path_params["action"]
         form = await self._form(request) or {}
+        detail: str | None = None
         try:
             if action == "claim":
                 await self._casework.claim(conversation_id, session)
                 audited = Action.CLAIM
             elif action == "reply":
-                message_id = await self._casework.reply(
-                    conversation_id, session, form.get("text", "")
-                )
-                audited = Action.REPLY
-            elif action == "resolve":
-                await self._casework.resolve(conversation_id, session)
+                canned = form.get("canned", "")
+                if canned:
+                    message_id = await self._casework.reply_canned(conversation_id, session, canned)
+                else:
+                    message_id = await self._casework.reply(
+                        conversation_id, session, form.get("text", "")
+                    )
+                audited, detail = Action.REPLY, f"message {message_id}"
+            elif action == "note":
+                await self._casework.add_note(conversation_id, session, form.get("text", ""))
+                audited = Action.NOTE
+            elif action == "tag":
+                await self._casework.add_tag(conversation_id, session, form.get("tag", ""))
+                audited, detail = Action.TAG, form.get("tag", "")[:40]
+            elif action == "transfer":
+                target = await self._casework.transfer(conversation_id, session, form.get("to", ""))
+                audited, detail = Action.TRANSFER, f"to {target}"
+            elif action in ("resolve", "close"):
+                if action == "resolve":
+                    await self._casework.resolve(conversation_id, session)
+                else:
+                    await self._casework.close(conversation_id, session)
                 await self._audit.record(
-                    session.staff_id, session.username, Action.RESOLVE, conversation_id
+                    session.staff_id,
+                    session.username,
+                    Action.RESOLVE if action == "resolve" else Action.CLOSE,
+                    conversation_id,
                 )
                 return RedirectResponse("/console", 303, headers=SECURITY_HEADERS)
             else:
                 return JSONResponse({"error": "no such action"}, 404, headers=SECURITY_HEADERS)
+        except InvalidTransition as exc:
+            return await self._conversation_page(request, session, str(exc), 422)
         except CaseworkError as exc:
             if exc.refusal is Refusal.TAKEN:
                 return render("forbidden.html", 409, staff=session, reason=str(exc))
             status = 404 if exc.refusal is Refusal.NOT_FOUND else 422
             return await self._conversation_page(request, session, str(exc), status)
-        detail = f"message {message_id}" if action == "reply" else None
         await self._audit.record(
             session.staff_id, session.username, audited, conversation_id, detail
         )

@@ -356,3 +356,86 @@ async def test_the_queue_api_gives_the_live_page_its_rows(console: App) -> None:
     assert [i["reason"] for i in items] == ["distress", "request"]
     assert items[0]["channel"] == "web" and items[0]["language"] == "pt"
     assert items[1]["first_words"] == "quero falar com uma pessoa"
+
+
+async def claimed_by_ana(console: App, person: httpx.AsyncClient, ana: httpx.AsyncClient) -> str:
+    """A queued web conversation that Ana has taken; its console path."""
+    conversation = await queued_conversation(person)
+    await sign_in(ana, "ana")
+    base = f"/console/conversations/{conversation}"
+    await ana.post(f"{base}/claim", data={"csrf_token": await csrf_of(ana)})
+    return base
+
+
+async def test_a_canned_reply_goes_out_in_the_persons_language(console: App) -> None:
+    """The ready reply 'hello' reaches a Portuguese speaker in Portuguese."""
+    await add_account(console, "ana")
+    async with console.client() as person, console.client() as ana:
+        base = await claimed_by_ana(console, person, ana)
+        page = await ana.get(base)
+        assert "Introduce yourself" in page.text
+        sent = await ana.post(
+            f"{base}/reply", data={"csrf_token": await csrf_of(ana, base), "canned": "hello"}
+        )
+        assert sent.status_code == 303
+        inbox = (await person.get("/api/web/messages", params={"user_id": "p1"})).json()
+    assert inbox["messages"][-1]["text"].startswith("Olá, sou uma pessoa da equipa")
+
+
+async def test_notes_and_tags_stay_inside_the_team(console: App) -> None:
+    """A note and a tag show in the console and are never sent to the person."""
+    await add_account(console, "ana")
+    async with console.client() as person, console.client() as ana:
+        base = await claimed_by_ana(console, person, ana)
+        token = await csrf_of(ana, base)
+        await ana.post(
+            f"{base}/note", data={"csrf_token": token, "text": "Said the boss has her ID"}
+        )
+        await ana.post(f"{base}/tag", data={"csrf_token": token, "tag": "Passport  held"})
+        bad = await ana.post(f"{base}/tag", data={"csrf_token": token, "tag": "<script>"})
+        assert bad.status_code == 422
+        page = await ana.get(base)
+        inbox = (await person.get("/api/web/messages", params={"user_id": "p1"})).json()
+    assert "Said the boss has her ID" in page.text and "passport held" in page.text
+    assert all("boss" not in m["text"] for m in inbox["messages"])
+    actions = {a for (a,) in sql(console, "SELECT action FROM audit_log")}
+    assert {"note", "tag"} <= actions
+
+
+async def test_transfer_hands_the_conversation_to_a_colleague(console: App) -> None:
+    """After a transfer the colleague can reply and the first caseworker no longer can."""
+    await add_account(console, "ana")
+    await add_account(console, "rui")
+    async with console.client() as person, console.client() as ana, console.client() as rui:
+        base = await claimed_by_ana(console, person, ana)
+        moved = await ana.post(
+            f"{base}/transfer", data={"csrf_token": await csrf_of(ana, base), "to": "rui"}
+        )
+        assert moved.status_code == 303
+        await sign_in(rui, "rui")
+        ok = await rui.post(
+            f"{base}/reply", data={"csrf_token": await csrf_of(rui, base), "text": "Sou o Rui."}
+        )
+        assert ok.status_code == 303
+        refused = await ana.post(
+            f"{base}/reply", data={"csrf_token": await csrf_of(ana), "text": "Ainda aqui"}
+        )
+        assert refused.status_code == 403
+    assert sql(console, "SELECT detail FROM audit_log WHERE action = 'transfer'") == [("to rui",)]
+
+
+async def test_closing_ends_the_conversation_and_the_next_message_starts_fresh(
+    console: App,
+) -> None:
+    """Closed by the caseworker; the person's next message is answered by the assistant."""
+    await add_account(console, "ana")
+    async with console.client() as person, console.client() as ana:
+        base = await claimed_by_ana(console, person, ana)
+        closed = await ana.post(f"{base}/close", data={"csrf_token": await csrf_of(ana, base)})
+        assert closed.status_code == 303
+        assert sql(console, "SELECT status, escalation FROM conversations") == [("closed", None)]
+        again = await person.post(
+            "/api/web/messages", json=message("p1", "quais são os sinais de perigo")
+        )
+    assert again.json()["status"] == "bot"
+    assert console.rasa.received  # back with the assistant

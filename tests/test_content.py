@@ -209,3 +209,15 @@ def test_the_telegram_profile_is_checked_against_telegrams_limits(content_copy: 
     assert any("channels.yml" in p and "name has 65 characters" in p for p in problems)
     assert any("telegram pt: describe the /delete command" in p for p in problems)
     assert any("`whatsapp:` has no `es:` section" in p for p in problems)
+
+
+def test_canned_replies_need_every_language_and_no_phone_numbers(content_copy: Path) -> None:
+    """canned.yml: a missing translation or a typed phone number is an error with its line."""
+    path = content_copy / "canned.yml"
+    data = yaml.safe_load(path.read_text())
+    del data["canned"]["hello"]["es"]
+    data["canned"]["safe_to_talk"]["en"] = "Call 0800 222 777 now."
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    problems = problems_in(content_copy)
+    assert any("canned.yml" in p and "hello: write the" in p and "(es:)" in p for p in problems)
+    assert any("safe_to_talk (en) has a phone number" in p for p in problems)

@@ -12,6 +12,7 @@ from typing import Any
 from bot.content.model import (
     Answer,
     Button,
+    CannedReply,
     ChannelWords,
     ContentProblem,
     ContentSnapshot,
@@ -36,6 +37,7 @@ TELEGRAM_PROFILE_LIMITS = {"name": 64, "short_description": 120, "description": 
 TELEGRAM_COMMANDS = ("start", "help", "language", "delete")
 TELEGRAM_COMMAND_LIMIT = 256
 MAX_NUMBERED_HINT = 60
+MAX_CANNED_TITLE = 40
 STATIC_PAYLOADS = {"delete:confirm", "delete:cancel"}
 SAFETY_KEYS = ("distress", "distress_alone", "request_human", "request_human_alone")
 
@@ -196,6 +198,57 @@ class _Loader:
                         continue
                     sections[key].append(phrase)
         return sections
+
+    def canned(
+        self, languages: dict[str, LanguageInfo], known_numbers: frozenset[str]
+    ) -> dict[str, CannedReply]:
+        """Read canned.yml: caseworkers' ready replies, each in every complete language."""
+        path = self.root / "canned.yml"
+        if not path.exists():
+            return {}
+        data = self.read(path)
+        table = data.get("canned") if isinstance(data, LineDict) else None
+        if not isinstance(table, LineDict):
+            self.problem(path, 1, "expected a `canned:` mapping of reply ids to replies")
+            return {}
+        result: dict[str, CannedReply] = {}
+        for reply_id, entry in table.items():
+            line = line_of(table, reply_id)
+            if not isinstance(entry, LineDict):
+                self.problem(path, line, f"{reply_id}: give `title:` and a text per language")
+                continue
+            title = entry.get("title")
+            if not isinstance(title, str) or not 0 < len(title.strip()) <= MAX_CANNED_TITLE:
+                self.problem(
+                    path, line, f"{reply_id}: `title:` must be 1-{MAX_CANNED_TITLE} characters"
+                )
+                continue
+            texts: dict[str, str] = {}
+            for code, info in languages.items():
+                body = entry.get(code)
+                where = line_of(entry, code) if code in entry else line
+                if not isinstance(body, str) or not body.strip():
+                    if info.complete:
+                        self.problem(
+                            path, where, f"{reply_id}: write the {info.name} text ({code}:)"
+                        )
+                    continue
+                if len(body.strip()) > MAX_TEXT:
+                    self.problem(path, where, f"{reply_id} ({code}) is over {MAX_TEXT} characters")
+                elif phone_numbers(body, known_numbers):
+                    self.problem(
+                        path,
+                        where,
+                        f"{reply_id} ({code}) has a phone number; numbers belong in answer files "
+                        "(help_contacts), where they are checked against contacts.yml",
+                    )
+                else:
+                    texts[code] = body.strip()
+            for key in entry:
+                if key != "title" and key not in languages:
+                    self.problem(path, line_of(entry, key), f"{reply_id}: unknown key {key!r}")
+            result[str(reply_id)] = CannedReply(str(reply_id), title.strip(), texts)
+        return result
 
     def commands(self) -> dict[str, str]:
         """Read commands.yml: whole-message words mapped to topics."""
@@ -582,6 +635,7 @@ def load_content(root: Path) -> tuple[ContentSnapshot | None, list[ContentProble
     safety = loader.safety()
     commands = loader.commands()
     channels = loader.channel_words(languages)
+    canned = loader.canned(languages, frozenset(confirmed) | frozenset(blocked))
     answers: dict[tuple[str, str], Answer] = {}
     topics_dir = root / "topics"
     if topics_dir.is_dir():
@@ -623,5 +677,6 @@ def load_content(root: Path) -> tuple[ContentSnapshot | None, list[ContentProble
         commands=commands,
         fingerprint=fingerprint,
         channels=channels,
+        canned=canned,
     )
     return snapshot, []

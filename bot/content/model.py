@@ -88,6 +88,15 @@ class ChannelWords:
 
 
 @dataclass(frozen=True)
+class CannedReply:
+    """A reply caseworkers can send from the console, in every complete language."""
+
+    id: str
+    title: str
+    texts: dict[str, str]
+
+
+@dataclass(frozen=True)
 class ContentSnapshot:
     """Everything loaded from content/ at one moment; replaced whole on reload."""
 
@@ -99,3 +108,4 @@ class ContentSnapshot:
     commands: dict[str, str]
     fingerprint: str = field(default="")
     channels: ChannelWords = field(default_factory=ChannelWords)
+    canned: dict[str, CannedReply] = field(default_factory=dict)
