@@ -125,7 +125,7 @@ def test_a_caseworker_takes_a_chat_answers_and_hands_it_back(
     page.get_by_role("button", name="Take this conversation").click()
     expect(page.locator("#assigned")).to_have_text("ana")
     page.get_by_label("Your reply").fill("Olá, sou a Ana. Está num lugar seguro agora?")
-    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Send", exact=True).click()
     expect(page.locator("ol.transcript li.caseworker")).to_contain_text("sou a Ana")
     with httpx.Client(base_url=url) as person:
         inbox = person.get("/api/web/messages", params={"user_id": "p2"}).json()
