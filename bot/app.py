@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from bot.logs import quiet_libraries
 from bot.nlg import make_nlg_endpoint
 from bot.settings import PROJECT_ROOT, Settings, load_settings
 from bot.staff_sessions import SessionStore
+from bot.unclaimed import UnclaimedWatch
 from handlers.console import Console
 from handlers.demo import demo_page
 from handlers.telegram import TelegramChannel
@@ -52,6 +54,7 @@ class Components:
     telegram: TelegramChannel | None
     whatsapp: WhatsAppChannel | None
     accounts: Accounts
+    unclaimed: UnclaimedWatch
 
 
 def create_app(
@@ -94,7 +97,12 @@ def create_app(
         AuditLog(sessions),
         Casework(sessions, delivery, content),
     )
-    parts = Components(settings, content, rasa, service, delivery, telegram, whatsapp, accounts)
+    unclaimed = UnclaimedWatch(
+        sessions, service, delivery, dt.timedelta(minutes=settings.unclaimed_minutes)
+    )
+    parts = Components(
+        settings, content, rasa, service, delivery, telegram, whatsapp, accounts, unclaimed
+    )
     channels = [c for c in (telegram, whatsapp) if c is not None]
 
     @contextlib.asynccontextmanager
@@ -104,7 +112,9 @@ def create_app(
             upgrade(settings.database_url)
         for channel in channels:
             await channel.start()
+        unclaimed.start()
         yield
+        await unclaimed.stop()
         await delivery.drain()
         for channel in channels:
             await channel.stop()

@@ -653,6 +653,17 @@ class ConversationService:
             (str(pid), created) for pid, created in [*inbound.all(), *outbound.all()] if pid
         )
 
+    async def store_topics(self, conversation_id: str, topics: list[str]) -> list[Reply]:
+        """Render topics for a conversation and store them as the bot's messages (not sent)."""
+        async with self._sessions() as session:
+            conversation = await session.get(Conversation, conversation_id)
+            if conversation is None:
+                return []
+            replies = [self._render(topic, conversation) for topic in topics]
+            stored = await self._store_replies(session, conversation, replies)
+            await session.commit()
+            return stored
+
     async def messages_after(
         self, channel: str, channel_user_id: str, after_id: int
     ) -> tuple[Conversation | None, list[Reply]]:

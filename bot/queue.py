@@ -24,6 +24,8 @@ class QueueItem:
     reason: str
     waiting: dt.timedelta
     first_words: str
+    # Nobody took it in time: the person got help contacts; supervisors should act.
+    overdue: bool = False
 
 
 async def waiting_conversations(
@@ -53,6 +55,7 @@ async def waiting_conversations(
                     reason=conversation.escalation or "request",
                     waiting=now - escalated,
                     first_words=words,
+                    overdue=conversation.unclaimed_notice_at is not None,
                 )
             )
         return items

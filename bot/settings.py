@@ -65,6 +65,7 @@ class Settings:
     default_language: str = "en"
     rasa_timeout_seconds: float = 10.0
     waiting_ack_minutes: int = 10
+    unclaimed_minutes: float = 5.0
     distress_model_threshold: float = 0.30
 
     @property
@@ -164,6 +165,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     try:
         timeout = float(env.get("RASA_TIMEOUT_SECONDS", "10"))
         waiting_ack = int(env.get("WAITING_ACK_MINUTES", "10"))
+        unclaimed = float(env.get("UNCLAIMED_MINUTES", "5"))
         distress_threshold = float(env.get("DISTRESS_MODEL_THRESHOLD", "0.30"))
     except ValueError as exc:
         raise SettingsError(f"A numeric setting is not a number: {exc}") from exc
@@ -186,6 +188,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         default_language=language,
         rasa_timeout_seconds=timeout,
         waiting_ack_minutes=waiting_ack,
+        unclaimed_minutes=unclaimed,
         distress_model_threshold=distress_threshold,
     )
     _check_channels(settings)

@@ -45,6 +45,7 @@ CORE_TOPICS: Final[tuple[str, ...]] = (
     "text_only",
     "group_chat",
     "handoff_resolved",
+    "unclaimed",
 )
 
 # Every topic that must exist in every complete language.

@@ -227,7 +227,13 @@ class Console:
 
     async def queue(self, request: Request, session: Session) -> Response:
         """Who is waiting for a person: distress first, then the longest waiting."""
-        return render("queue.html", items=await self._queue_items(), staff=session)
+        items = await self._queue_items()
+        return render(
+            "queue.html",
+            items=items,
+            staff=session,
+            overdue=sum(1 for i in items if i["overdue"]),
+        )
 
     async def queue_json(self, request: Request, session: Session) -> Response:
         """The queue as JSON (what the live page receives)."""
@@ -270,6 +276,7 @@ class Console:
                 "reason": item.reason,
                 "waiting_text": waiting_text(item.waiting),
                 "first_words": item.first_words,
+                "overdue": "yes" if item.overdue else "",
             }
             for item in await waiting_conversations(self._sessions)
         ]

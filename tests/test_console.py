@@ -439,3 +439,55 @@ async def test_closing_ends_the_conversation_and_the_next_message_starts_fresh(
         )
     assert again.json()["status"] == "bot"
     assert console.rasa.received  # back with the assistant
+
+
+def components(app: App):  # type: ignore[no-untyped-def]
+    return app.app.state.components
+
+
+async def test_out_of_hours_the_person_gets_help_contacts_at_once_and_only_once(
+    console: App,
+) -> None:
+    """Nobody signed in: the waiting person is told so and given help numbers, once."""
+    async with console.client() as person:
+        conversation = await queued_conversation(person)
+        assert await components(console).unclaimed.sweep() == [conversation]
+        assert await components(console).unclaimed.sweep() == []
+        inbox = (await person.get("/api/web/messages", params={"user_id": "p1"})).json()
+    topics = [m["topic"] for m in inbox["messages"]]
+    assert topics[-2:] == ["unclaimed", "help_contacts"]
+    assert "ninguém da nossa equipa está livre" in inbox["messages"][-2]["text"]
+
+
+async def test_with_caseworkers_on_duty_the_notice_waits_for_the_configured_time(
+    console: App,
+) -> None:
+    """Someone signed in: nothing at first; after UNCLAIMED_MINUTES without a claim, the notice."""
+    await add_account(console, "sara", Role.SUPERVISOR)
+    async with console.client() as person, console.client() as sara:
+        conversation = await queued_conversation(person)
+        await sign_in(sara, "sara")
+        assert await components(console).unclaimed.sweep() == []
+        sql(
+            console,
+            "UPDATE conversations SET escalated_at = :t",
+            t=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=6),
+        )
+        assert await components(console).unclaimed.sweep() == [conversation]
+        page = await sara.get("/console")
+    assert 'id="overdue"' in page.text and "nobody free, help sent" in page.text
+    banner = re.search(r'<p id="overdue"[^>]*>', page.text)
+    assert banner is not None and "hidden" not in banner.group(0)
+
+
+async def test_a_claimed_conversation_gets_no_unclaimed_notice(console: App) -> None:
+    """Taken in time: the person is not told that nobody is free."""
+    await add_account(console, "ana")
+    async with console.client() as person, console.client() as ana:
+        await claimed_by_ana(console, person, ana)
+        sql(
+            console,
+            "UPDATE conversations SET escalated_at = :t",
+            t=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
+        )
+        assert await components(console).unclaimed.sweep() == []

@@ -89,6 +89,8 @@ class Conversation(Base):
     waiting_ack_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The caseworker who took the conversation (status human); None otherwise.
     assigned_to: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # When the person was told nobody is free yet (and given help contacts); once per wait.
+    unclaimed_notice_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     person: Mapped[Person] = relationship(back_populates="conversation")
 

@@ -39,7 +39,7 @@
       link.textContent = item.reason;
       reason.appendChild(link);
       row.appendChild(reason);
-      cell(row, item.waiting_text);
+      cell(row, item.waiting_text + (item.overdue ? " · nobody free, help sent" : ""));
       cell(row, item.channel);
       cell(row, item.language);
       cell(row, item.first_words);
@@ -47,6 +47,12 @@
       if (!first && item.reason === "distress" && !seen.has(item.conversation_id)) { fresh = true; }
     }
     seen = new Set(items.map((i) => i.conversation_id));
+    const overdue = document.getElementById("overdue");
+    if (overdue) {
+      const count = items.filter((i) => i.overdue).length;
+      overdue.querySelector("span").textContent = String(count);
+      overdue.hidden = count === 0;
+    }
     table.closest("table").hidden = items.length === 0;
     if (empty) { empty.hidden = items.length !== 0; }
     if (fresh) {

@@ -1,4 +1,4 @@
-"""Console: internal notes and tags on conversations.
+"""Console: internal notes and tags on conversations; the unclaimed-wait notice.
 
 Revision ID: 0004
 Revises: 0003
@@ -15,6 +15,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("conversations") as batch:
+        batch.add_column(
+            sa.Column("unclaimed_notice_at", sa.DateTime(timezone=True), nullable=True)
+        )
     op.create_table(
         "notes",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -43,5 +47,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("conversations") as batch:
+        batch.drop_column("unclaimed_notice_at")
     op.drop_table("conversation_tags")
     op.drop_table("notes")
