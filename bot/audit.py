@@ -26,6 +26,7 @@ class Action(enum.StrEnum):
     TAG = "tag"
     TRANSFER = "transfer"
     CLOSE = "close"
+    SETTING = "setting"
 
 
 class AuditLog:

@@ -16,15 +16,27 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.accounts import Role
+from bot.addresses import AddressBox
 from bot.content.store import ContentStore
 from bot.core import MARKET_COUNTRY
-from bot.db.models import Conversation, Delivery, Message, Note, Staff, Tag, utcnow
+from bot.db.models import (
+    ConsoleSetting,
+    Conversation,
+    Delivery,
+    Message,
+    Note,
+    Person,
+    Staff,
+    Tag,
+    utcnow,
+)
 from bot.delivery import DeliveryService
 from bot.handoff import Status, Transition, next_status
 from bot.messages import Reply
 from bot.staff_sessions import Session
 
 MAX_REPLY = 4000
+SHOW_NUMBERS = "caseworkers_see_numbers"
 _TAG = re.compile(r"^[\w -]{1,40}$")
 
 
@@ -76,6 +88,8 @@ class Transcript:
     lines: list[Line]
     notes: list[Line]
     tags: list[str]
+    # The person's WhatsApp number, only for supervisors or when a supervisor allowed it.
+    phone: str | None = None
 
 
 DELIVERY_WORDS = {
@@ -93,7 +107,9 @@ class Casework:
         sessions: async_sessionmaker[AsyncSession],
         delivery: DeliveryService,
         content: ContentStore,
+        box: AddressBox,
     ) -> None:
+        self._box = box
         self._sessions = sessions
         self._delivery = delivery
         self._content = content
@@ -183,7 +199,13 @@ class Casework:
                     select(Tag.tag).where(Tag.conversation_id == conversation_id).order_by(Tag.tag)
                 )
             )
+            phone = None
+            if conversation.channel == "whatsapp" and await self._may_see_numbers(session, who):
+                person = await session.get(Person, conversation.person_id)
+                address = self._box.open(person.address) if person and person.address else None
+                phone = address.removeprefix("whatsapp:") if address else None
             return Transcript(
+                phone=phone,
                 conversation_id=conversation.id,
                 channel=conversation.channel,
                 language=conversation.language,
@@ -226,6 +248,50 @@ class Casework:
             )
         await self._send(conversation_id, reply)
         return row.id
+
+    async def _may_see_numbers(self, session: AsyncSession, who: Session) -> bool:
+        """Supervisors always; caseworkers only when a supervisor switched it on."""
+        if who.role is Role.SUPERVISOR:
+            return True
+        setting = await session.get(ConsoleSetting, SHOW_NUMBERS)
+        return setting is not None and setting.value == "yes"
+
+    async def numbers_visible(self) -> bool:
+        """Whether caseworkers may see phone numbers."""
+        async with self._sessions() as session:
+            setting = await session.get(ConsoleSetting, SHOW_NUMBERS)
+            return setting is not None and setting.value == "yes"
+
+    async def set_numbers_visible(self, who: Session, visible: bool) -> None:
+        """A supervisor lets caseworkers see numbers, or stops it."""
+        if who.role is not Role.SUPERVISOR:
+            raise CaseworkError(Refusal.NOT_YOURS)
+        async with self._sessions() as session:
+            setting = await session.get(ConsoleSetting, SHOW_NUMBERS)
+            if setting is None:
+                setting = ConsoleSetting(key=SHOW_NUMBERS, value="", updated_by=who.username)
+                session.add(setting)
+            setting.value = "yes" if visible else "no"
+            setting.updated_by = who.username
+            setting.updated_at = utcnow()
+            await session.commit()
+
+    def export_text(self, transcript: Transcript) -> str:
+        """A transcript as plain text for a case file (no phone number unless shown)."""
+        lines = [
+            f"Rota Segura conversation {transcript.conversation_id}",
+            f"Channel: {transcript.channel}  Language: {transcript.language}  "
+            f"Status: {transcript.status}",
+        ]
+        if transcript.phone:
+            lines.append(f"Number: {transcript.phone}")
+        lines.append("")
+        for line in transcript.lines:
+            lines.append(f"[{line.at:%Y-%m-%d %H:%M} UTC] {line.author}: {line.text}")
+        if transcript.notes:
+            lines += ["", "Team notes:"]
+            lines += [f"[{n.at:%Y-%m-%d %H:%M} UTC] {n.author}: {n.text}" for n in transcript.notes]
+        return "\n".join(lines) + "\n"
 
     def canned_choices(self, language: str) -> list[tuple[str, str, str]]:
         """(id, title, text in this language) of every canned reply, for the reply form."""

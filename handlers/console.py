@@ -104,6 +104,13 @@ class Console:
             Route("/console", self.signed_in(self.queue), methods=["GET"]),
             Route("/console/audit", self.signed_in(self.audit_page), methods=["GET"]),
             Route("/console/api/queue", self.signed_in(self.queue_json), methods=["GET"]),
+            Route("/console/settings", self.signed_in(self.settings_page), methods=["GET"]),
+            Route("/console/settings", self.signed_in(self.save_settings), methods=["POST"]),
+            Route(
+                "/console/conversations/{conversation_id}/export",
+                self.signed_in(self.export),
+                methods=["GET"],
+            ),
             Route("/console/api/queue/events", self.signed_in(self.queue_events), methods=["GET"]),
             Route(
                 "/console/conversations/{conversation_id}",
@@ -370,6 +377,46 @@ class Console:
         return RedirectResponse(
             f"/console/conversations/{conversation_id}", 303, headers=SECURITY_HEADERS
         )
+
+    async def export(self, request: Request, session: Session) -> Response:
+        """The transcript as a text file; exporting is audited."""
+        conversation_id = request.path_params["conversation_id"]
+        try:
+            transcript = await self._casework.transcript(conversation_id, session)
+        except CaseworkError as exc:
+            code = 404 if exc.refusal is Refusal.NOT_FOUND else 403
+            return render("forbidden.html", code, staff=session, reason=str(exc))
+        await self._audit.record(session.staff_id, session.username, Action.EXPORT, conversation_id)
+        return Response(
+            self._casework.export_text(transcript),
+            media_type="text/plain; charset=utf-8",
+            headers={
+                **SECURITY_HEADERS,
+                "Content-Disposition": f'attachment; filename="conversation-{conversation_id}.txt"',
+            },
+        )
+
+    async def settings_page(self, request: Request, session: Session) -> Response:
+        """Console settings, for supervisors."""
+        if session.role is not Role.SUPERVISOR:
+            return render("forbidden.html", 403, staff=session)
+        visible = await self._casework.numbers_visible()
+        return render("settings.html", staff=session, numbers_visible=visible)
+
+    async def save_settings(self, request: Request, session: Session) -> Response:
+        """Save the settings form (supervisors only); audited."""
+        if session.role is not Role.SUPERVISOR:
+            return render("forbidden.html", 403, staff=session)
+        form = await self._form(request) or {}
+        visible = form.get("numbers_visible") == "yes"
+        await self._casework.set_numbers_visible(session, visible)
+        await self._audit.record(
+            session.staff_id,
+            session.username,
+            Action.SETTING,
+            detail=f"caseworkers see numbers: {'yes' if visible else 'no'}",
+        )
+        return RedirectResponse("/console/settings", 303, headers=SECURITY_HEADERS)
 
     async def not_found(self, request: Request, session: Session) -> Response:
         """Signed in, but nothing lives here."""

@@ -491,3 +491,19 @@ async def test_a_claimed_conversation_gets_no_unclaimed_notice(console: App) -> 
             t=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
         )
         assert await components(console).unclaimed.sweep() == []
+
+
+async def test_a_transcript_can_be_exported_and_the_export_is_audited(console: App) -> None:
+    """Download as text: the person's and the team's words with times; an audit row."""
+    await add_account(console, "ana")
+    async with console.client() as person, console.client() as ana:
+        base = await claimed_by_ana(console, person, ana)
+        await ana.post(
+            f"{base}/note", data={"csrf_token": await csrf_of(ana, base), "text": "Call back 9h"}
+        )
+        exported = await ana.get(f"{base}/export")
+    assert exported.status_code == 200
+    assert exported.headers["content-disposition"].startswith("attachment;")
+    assert "person: quero falar com uma pessoa" in exported.text
+    assert "Team notes:" in exported.text and "ana: Call back 9h" in exported.text
+    assert sql(console, "SELECT count(*) FROM audit_log WHERE action = 'export'") == [(1,)]

@@ -616,3 +616,49 @@ def test_the_console_explains_a_reply_outside_the_24_hour_window(
     page = client.get(base).text
     assert "more than 24 hours since the person" in page
     assert twilio.sent == []
+
+
+def test_caseworkers_see_numbers_only_when_a_supervisor_allows_it(
+    client: TestClient, gateway_wa: App, twilio: FakeTwilio
+) -> None:
+    """The WhatsApp number: hidden from caseworkers by default, shown once a supervisor says so."""
+    import re
+
+    from bot.accounts import Role
+
+    start_conversation(client, gateway_wa, twilio)
+    assert post(client, twilio_form("text", Body="pessoa", MessageSid="SM" + "8" * 32)) == 200
+    accounts = parts(gateway_wa).accounts
+    client.portal.call(accounts.add, "ana", "a long enough password", Role.CASEWORKER)
+    client.portal.call(accounts.add, "sara", "a long enough password", Role.SUPERVISOR)
+    conversation_id = rows(gateway_wa, "SELECT id FROM conversations")[0][0]
+    base = f"/console/conversations/{conversation_id}"
+
+    def csrf(path: str) -> str:
+        found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+        assert found is not None
+        return found.group(1)
+
+    def become(username: str) -> None:
+        client.cookies.clear()
+        client.post(
+            "/console/login",
+            data={
+                "csrf_token": csrf("/console/login"),
+                "username": username,
+                "password": "a long enough password",
+            },
+        )
+
+    become("ana")
+    assert "+258841234567" not in client.get(base).text
+    become("sara")
+    assert "+258841234567" in client.get(base).text
+    client.post(
+        "/console/settings", data={"csrf_token": csrf("/console"), "numbers_visible": "yes"}
+    )
+    become("ana")
+    assert "+258841234567" in client.get(base).text
+    assert rows(gateway_wa, "SELECT detail FROM audit_log WHERE action = 'setting'") == [
+        ("caseworkers see numbers: yes",)
+    ]

@@ -225,3 +225,14 @@ class Tag(Base):
         ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
     )
     tag: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class ConsoleSetting(Base):
+    """A console-wide switch a supervisor sets (e.g. whether caseworkers see numbers)."""
+
+    __tablename__ = "console_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,4 +1,4 @@
-"""Console: internal notes and tags on conversations; the unclaimed-wait notice.
+"""Console: notes and tags, the unclaimed-wait notice, console settings.
 
 Revision ID: 0004
 Revises: 0003
@@ -45,8 +45,17 @@ def upgrade() -> None:
         sa.Column("tag", sa.String(40), primary_key=True),
     )
 
+    op.create_table(
+        "console_settings",
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("value", sa.String(200), nullable=False),
+        sa.Column("updated_by", sa.String(64), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("console_settings")
     with op.batch_alter_table("conversations") as batch:
         batch.drop_column("unclaimed_notice_at")
     op.drop_table("conversation_tags")
