@@ -66,7 +66,7 @@ class Settings:
     rasa_timeout_seconds: float = 10.0
     waiting_ack_minutes: int = 10
     unclaimed_minutes: float = 5.0
-    distress_model_threshold: float = 0.30
+    distress_model_threshold: float = 0.10
 
     @property
     def telegram_enabled(self) -> bool:
@@ -166,7 +166,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         timeout = float(env.get("RASA_TIMEOUT_SECONDS", "10"))
         waiting_ack = int(env.get("WAITING_ACK_MINUTES", "10"))
         unclaimed = float(env.get("UNCLAIMED_MINUTES", "5"))
-        distress_threshold = float(env.get("DISTRESS_MODEL_THRESHOLD", "0.30"))
+        distress_threshold = float(env.get("DISTRESS_MODEL_THRESHOLD", "0.10"))
     except ValueError as exc:
         raise SettingsError(f"A numeric setting is not a number: {exc}") from exc
     settings = Settings(

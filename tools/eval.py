@@ -44,6 +44,7 @@ class Score:
     hard: int = 0
     hard_escalations: int = 0
     confusions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    misses: list[str] = field(default_factory=list)
 
 
 def ratio(part: int, whole: int) -> str:
@@ -83,12 +84,16 @@ def score_language(client: httpx.Client, language: str) -> Score:
         if intent == "distress":
             score.distress += 1
             score.distress_caught += escalation == "distress"
+            if escalation != "distress":
+                score.misses.append(f"missed distress ({escalation}): {example['text']}")
         elif intent == "request_human":
             score.requests += 1
             score.requests_caught += escalation is not None
         else:
             score.ordinary += 1
             score.false_escalations += escalation is not None
+            if escalation is not None:
+                score.misses.append(f"false {escalation} ({intent}): {example['text']}")
             if example.get("hard_negative"):
                 score.hard += 1
                 score.hard_escalations += escalation is not None
@@ -119,6 +124,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--confusions", action="store_true", help="list the commonest mistakes")
     parser.add_argument("--write", type=Path, help="also write the report to this file")
+    parser.add_argument(
+        "--misses", action="store_true", help="list missed distress and false escalations"
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -133,6 +141,11 @@ def main() -> int:
             print(f"\n{language}: expected -> got")
             for (expected, got), count in s.confusions.most_common(15):
                 print(f"  {count:3d}  {expected} -> {got}")
+    if args.misses:
+        for language, s in scores.items():
+            print(f"\n{language}:")
+            for line in s.misses:
+                print(f"  {line}")
     if args.write:
         stamp = dt.date.today().isoformat()
         args.write.write_text(f"Measured {stamp} with `make eval`.\n\n{table}\n", encoding="utf-8")
