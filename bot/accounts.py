@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import enum
 import hashlib
+import hmac
 import re
+import time
 from dataclasses import dataclass
 
 import pyotp
@@ -85,53 +88,78 @@ class Accounts:
         """Turn on the second factor; the otpauth:// URI to put in an authenticator app."""
         secret = pyotp.random_base32()
         async with self._sessions() as session:
-            staff = await session.scalar(select(Staff).where(Staff.username == username))
+            name = username.strip().lower()
+            staff = await session.scalar(select(Staff).where(Staff.username == name))
             if staff is None:
-                raise AccountError(f"no account called {username!r}")
+                raise AccountError(f"no account called {name!r}")
             staff.totp_secret = self._box.seal(secret)
             await session.commit()
-        return str(pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="Rota Segura"))
+        return str(pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name="Rota Segura"))
 
     async def sign_in(
         self, username: str, password: str, code: str | None, address: str
     ) -> SignedIn | None:
         """The account if name, password (and TOTP code, if on) match; None otherwise.
 
-        Raises Throttled after too many failures for the account or the address.
+        Every attempt is recorded before the (slow) check and counted after it, so many
+        attempts sent at once cannot slip past the limit. Raises Throttled after too many
+        failures for the account or the address.
         """
         username = username.strip().lower()
         keys = (_key("account", username, self._secret), _key("address", address, self._secret))
         async with self._sessions() as session:
+            attempts = [SignInAttempt(key=key) for key in keys]
+            session.add_all(attempts)
+            await session.commit()
             since = utcnow() - FAILURE_WINDOW
             for key in keys:
-                failures = await session.scalar(
+                tries = await session.scalar(
                     select(func.count())
                     .select_from(SignInAttempt)
                     .where(SignInAttempt.key == key, SignInAttempt.at > since)
                 )
-                if (failures or 0) >= MAX_FAILURES:
+                if (tries or 0) > MAX_FAILURES:
                     raise Throttled
             staff = await session.scalar(select(Staff).where(Staff.username == username))
-            if staff is not None and not staff.disabled and self._check(staff, password, code):
-                await session.execute(delete(SignInAttempt).where(SignInAttempt.key == keys[0]))
-                if _HASHER.check_needs_rehash(staff.password_hash):
-                    staff.password_hash = _HASHER.hash(password)
-                await session.commit()
-                return SignedIn(staff.id, staff.username, Role(staff.role))
-            if staff is None:
-                self._verify(_DUMMY_HASH, password)
-            session.add_all(SignInAttempt(key=key) for key in keys)
+            usable = staff is not None and not staff.disabled
+            hashed = staff.password_hash if staff is not None and usable else _DUMMY_HASH
+            # Argon2 is slow on purpose: keep it off the event loop.
+            password_ok = await asyncio.to_thread(self._verify, hashed, password)
+            if staff is None or not usable or not password_ok:
+                return None
+            step = self._totp_step(staff, code)
+            if step is False:
+                return None
+            if not isinstance(step, bool):
+                staff.totp_last_step = step
+            # A success does not count against anyone; the account's failures are forgiven.
+            await session.execute(
+                delete(SignInAttempt).where(
+                    (SignInAttempt.key == keys[0]) | SignInAttempt.id.in_([a.id for a in attempts])
+                )
+            )
+            if _HASHER.check_needs_rehash(staff.password_hash):
+                staff.password_hash = _HASHER.hash(password)
             await session.commit()
-            return None
+            return SignedIn(staff.id, staff.username, Role(staff.role))
 
-    def _check(self, staff: Staff, password: str, code: str | None) -> bool:
-        """Password, then the TOTP code when the account has one."""
-        if not self._verify(staff.password_hash, password):
-            return False
+    def _totp_step(self, staff: Staff, code: str | None) -> int | bool:
+        """True without a second factor; the matching time step; False if wrong or reused."""
         if staff.totp_secret is None:
             return True
         secret = self._box.open(staff.totp_secret)
-        return bool(secret and code and pyotp.TOTP(secret).verify(code.strip(), valid_window=1))
+        if not secret or not code:
+            return False
+        totp = pyotp.TOTP(secret)
+        now = int(time.time())
+        for drift in (0, -1, 1):
+            moment = dt.datetime.fromtimestamp(now + drift * totp.interval, dt.UTC)
+            step = int(totp.timecode(moment))
+            if hmac.compare_digest(totp.generate_otp(step), code.strip()):
+                if staff.totp_last_step is not None and step <= staff.totp_last_step:
+                    return False  # this code (or an older one) was already used
+                return step
+        return False
 
     @staticmethod
     def _verify(password_hash: str, password: str) -> bool:

@@ -52,6 +52,7 @@ class Refusal(enum.StrEnum):
     NO_SUCH_STAFF = "there is no active account with that name"
     NO_SUCH_CANNED = "there is no such canned reply"
     BAD_TAG = "a tag is 1-40 letters, digits, spaces, '-' or '_'"
+    CHANGED = "someone changed this conversation a moment ago; look again"
 
 
 class CaseworkError(Exception):
@@ -129,6 +130,38 @@ class Casework:
             or conversation.status == Status.QUEUED
             or conversation.assigned_to == who.staff_id
         )
+
+    @staticmethod
+    def _may_act(conversation: Conversation, who: Session) -> bool:
+        """Supervisors, or the caseworker who holds the conversation, may change it."""
+        return who.role is Role.SUPERVISOR or (
+            conversation.status == Status.HUMAN and conversation.assigned_to == who.staff_id
+        )
+
+    async def _move(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        transition: Transition,
+        **values: object,
+    ) -> None:
+        """Apply a transition only if nobody changed the conversation meanwhile."""
+        target = next_status(Status(conversation.status), transition)
+        result = await session.execute(
+            update(Conversation)
+            .where(
+                Conversation.id == conversation.id,
+                Conversation.status == conversation.status,
+                Conversation.assigned_to.is_(None)
+                if conversation.assigned_to is None
+                else Conversation.assigned_to == conversation.assigned_to,
+            )
+            .values(status=target.value, updated_at=utcnow(), **values)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            await session.rollback()
+            raise CaseworkError(Refusal.CHANGED)
 
     async def claim(self, conversation_id: str, who: Session) -> None:
         """Take a queued conversation; exactly one of several simultaneous claims wins."""
@@ -308,7 +341,10 @@ class Casework:
         canned = self._content.current().canned.get(canned_id)
         if canned is None:
             raise CaseworkError(Refusal.NO_SUCH_CANNED)
-        return canned.texts.get(language) or canned.texts["en"]
+        text = canned.texts.get(language) or canned.texts.get("en")
+        if not text:
+            raise CaseworkError(Refusal.NO_SUCH_CANNED)
+        return text
 
     async def reply_canned(self, conversation_id: str, who: Session, canned_id: str) -> int:
         """Send a canned reply in the person's language."""
@@ -355,16 +391,14 @@ class Casework:
         """Hand a conversation to another caseworker; their username."""
         async with self._sessions() as session:
             conversation = await self._load(session, conversation_id)
-            mine = conversation.assigned_to == who.staff_id or who.role is Role.SUPERVISOR
-            if not mine:
+            if not self._may_act(conversation, who):
                 raise CaseworkError(Refusal.NOT_YOURS)
             target = await session.scalar(
                 select(Staff).where(Staff.username == to_username.strip().lower())
             )
             if target is None or target.disabled:
                 raise CaseworkError(Refusal.NO_SUCH_STAFF)
-            conversation.status = next_status(Status(conversation.status), Transition.TRANSFER)
-            conversation.assigned_to = target.id
+            await self._move(session, conversation, Transition.TRANSFER, assigned_to=target.id)
             await session.commit()
             return target.username
 
@@ -372,13 +406,17 @@ class Casework:
         """End the conversation; the person's next message starts again with the assistant."""
         async with self._sessions() as session:
             conversation = await self._load(session, conversation_id)
-            mine = conversation.assigned_to == who.staff_id or who.role is Role.SUPERVISOR
-            if conversation.status == Status.HUMAN and not mine:
+            if not self._may_act(conversation, who):
                 raise CaseworkError(Refusal.NOT_YOURS)
-            conversation.status = next_status(Status(conversation.status), Transition.CLOSE)
-            conversation.escalation = None
-            conversation.escalated_at = None
-            conversation.assigned_to = None
+            await self._move(
+                session,
+                conversation,
+                Transition.CLOSE,
+                escalation=None,
+                escalated_at=None,
+                assigned_to=None,
+                unclaimed_notice_at=None,
+            )
             await session.commit()
 
     async def staff_names(self) -> list[str]:
@@ -394,13 +432,17 @@ class Casework:
         """Give the conversation back to the bot, telling the person so in their language."""
         async with self._sessions() as session:
             conversation = await self._load(session, conversation_id)
-            mine = conversation.assigned_to == who.staff_id or who.role is Role.SUPERVISOR
-            if conversation.status == Status.HUMAN and not mine:
+            if not self._may_act(conversation, who):
                 raise CaseworkError(Refusal.NOT_YOURS)
-            conversation.status = next_status(Status(conversation.status), Transition.RESOLVE)
-            conversation.escalation = None
-            conversation.escalated_at = None
-            conversation.assigned_to = None
+            await self._move(
+                session,
+                conversation,
+                Transition.RESOLVE,
+                escalation=None,
+                escalated_at=None,
+                assigned_to=None,
+                unclaimed_notice_at=None,
+            )
             rendered = self._content.render(
                 "handoff_resolved",
                 conversation.language,

@@ -582,6 +582,8 @@ class ConversationService:
     def _escalate(self, conversation: Conversation, reason: Escalation, source: str) -> None:
         """Move the conversation to the caseworker queue with its reason."""
         current = Escalation(conversation.escalation) if conversation.escalation else None
+        if conversation.status not in WITH_CASEWORKER:
+            conversation.unclaimed_notice_at = None  # a new wait: the notice may go again
         conversation.status = next_status(Status(conversation.status), Transition.ESCALATE)
         conversation.escalation = merge_escalation(current, reason)
         conversation.escalated_at = conversation.escalated_at or utcnow()

@@ -55,8 +55,12 @@ class SessionStore:
             await session.commit()
         return token, csrf
 
-    async def find(self, token: str | None) -> Session | None:
-        """The live session of a cookie token; expired ones are ended on sight."""
+    async def find(self, token: str | None, touch: bool = True) -> Session | None:
+        """The live session of a cookie token; expired ones are ended on sight.
+
+        `touch=False` checks without counting as activity (the live queue's own checks must
+        not keep an abandoned tab signed in).
+        """
         if not token or len(token) > 128:
             return None
         now = utcnow()
@@ -80,7 +84,7 @@ class SessionStore:
                 await session.delete(live)
                 await session.commit()
                 return None
-            if now - live.last_seen_at > TOUCH_EVERY:
+            if touch and now - live.last_seen_at > TOUCH_EVERY:
                 live.last_seen_at = now
                 await session.commit()
             return Session(staff.id, staff.username, Role(staff.role), live.csrf_token)

@@ -39,7 +39,8 @@ from handlers.bodies import BodyTooLarge, parse_form, read_capped
 
 COOKIE = "rota_console"
 LOGIN_CSRF_COOKIE = "rota_login_csrf"
-MAX_FORM_BYTES = 4096
+# A 4,000-character reply in any script, form-encoded (up to 9 bytes a character).
+MAX_FORM_BYTES = 65_536
 QUEUE_POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 15.0
 SECURITY_HEADERS = {
@@ -145,6 +146,12 @@ class Console:
                 if given is None:
                     form = await self._form(request)
                     given = form.get("csrf_token") if form else None
+                    if request.scope.get("console_form_too_large"):
+                        return JSONResponse(
+                            {"error": "what you sent is too long; shorten it and try again"},
+                            413,
+                            headers=SECURITY_HEADERS,
+                        )
                 if not given or not hmac.compare_digest(given, session.csrf_token):
                     return JSONResponse(
                         {"error": "missing or wrong CSRF token; reload the page"},
@@ -164,6 +171,7 @@ class Console:
             parsed = parse_form(await read_capped(request, MAX_FORM_BYTES))
         except BodyTooLarge:
             parsed = None
+            request.scope["console_form_too_large"] = True
         form = {k: v for k, v in parsed.items()} if parsed is not None else None
         request.scope["console_form"] = form
         return form
@@ -267,7 +275,7 @@ class Console:
                     yield ": still here\n\n"
                 await asyncio.sleep(QUEUE_POLL_SECONDS)
                 quiet += QUEUE_POLL_SECONDS
-                if await self._store.find(request.cookies.get(COOKIE)) is None:
+                if await self._store.find(request.cookies.get(COOKIE), touch=False) is None:
                     return  # signed out or expired: stop telling this page anything
 
         headers = {**SECURITY_HEADERS, "X-Accel-Buffering": "no"}

@@ -507,3 +507,128 @@ async def test_a_transcript_can_be_exported_and_the_export_is_audited(console: A
     assert "person: quero falar com uma pessoa" in exported.text
     assert "Team notes:" in exported.text and "ana: Call back 9h" in exported.text
     assert sql(console, "SELECT count(*) FROM audit_log WHERE action = 'export'") == [(1,)]
+
+
+@pytest.mark.parametrize("action", ["close", "resolve", "transfer"])
+async def test_a_caseworker_cannot_change_a_conversation_they_do_not_hold(
+    console: App, action: str
+) -> None:
+    """Closing, resolving or transferring needs the conversation in hand (or a supervisor)."""
+    await add_account(console, "rui")
+    async with console.client() as person, console.client() as rui:
+        conversation = await queued_conversation(person)
+        await sign_in(rui, "rui")
+        response = await rui.post(
+            f"/console/conversations/{conversation}/{action}",
+            data={"csrf_token": await csrf_of(rui), "to": "rui"},
+        )
+    assert response.status_code in (403, 422)
+    assert sql(console, "SELECT status FROM conversations") == [("queued",)]
+
+
+async def test_actions_without_the_csrf_token_are_refused(console: App) -> None:
+    """A claim posted from another site (no token) does nothing."""
+    await add_account(console, "ana")
+    async with console.client() as person, console.client() as ana:
+        conversation = await queued_conversation(person)
+        await sign_in(ana, "ana")
+        forged = await ana.post(f"/console/conversations/{conversation}/claim", data={})
+    assert forged.status_code == 403
+    assert sql(console, "SELECT status FROM conversations") == [("queued",)]
+
+
+async def test_the_account_limit_holds_across_many_addresses(console: App) -> None:
+    """Ten failures from ten addresses (and spellings of the name) still lock the account."""
+    await add_account(console, "ana")
+    for n in range(10):
+        transport = httpx.ASGITransport(app=console.app, client=(f"10.0.0.{n}", 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
+            name = [" ana", "ANA", "ana "][n % 3]
+            assert (await sign_in(c, name, "wrong password!!")).status_code == 401
+    transport = httpx.ASGITransport(app=console.app, client=("10.0.1.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
+        assert (await sign_in(c, "ana")).status_code == 429
+
+
+async def test_a_totp_code_cannot_be_used_twice(console: App) -> None:
+    """A code that signed someone in is refused the second time."""
+    await add_account(console, "ana")
+    uri = await components(console).accounts.enable_totp("Ana")
+    code = pyotp.parse_uri(uri).now()
+    async with console.client() as first, console.client() as second:
+        assert (await sign_in(first, "ana", code=code)).status_code == 303
+        assert (await sign_in(second, "ana", code=code)).status_code == 401
+
+
+async def test_a_long_reply_in_any_script_is_accepted(console: App) -> None:
+    """4,000 characters of Cyrillic (6 bytes each, form-encoded) are sent, not refused."""
+    await add_account(console, "ana")
+    async with console.client() as person, console.client() as ana:
+        base = await claimed_by_ana(console, person, ana)
+        text_ = "Ж" * 4000
+        sent = await ana.post(
+            f"{base}/reply", data={"csrf_token": await csrf_of(ana, base), "text": text_}
+        )
+        assert sent.status_code == 303
+        inbox = (await person.get("/api/web/messages", params={"user_id": "p1"})).json()
+    assert inbox["messages"][-1]["text"] == text_
+
+
+async def test_the_live_queue_does_not_keep_an_abandoned_tab_signed_in(console: App) -> None:
+    """The stream's own checks are not activity: idle is idle."""
+    from bot.staff_sessions import SessionStore
+
+    await add_account(console, "ana")
+    async with console.client() as ana:
+        await sign_in(ana, "ana")
+        token = ana.cookies.get("rota_console")
+    idle = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=29)
+    sql(console, "UPDATE staff_sessions SET last_seen_at = :t", t=idle)
+    store = SessionStore(components(console).service._sessions)
+    assert await store.find(token, touch=False) is not None
+    from sqlalchemy import select
+
+    from bot.db.models import StaffSession
+
+    with create_engine(sync_url(console.settings.database_url)).connect() as conn:
+        seen = conn.scalar(select(StaffSession.last_seen_at))
+    assert seen is not None and abs(seen - idle) < dt.timedelta(seconds=1)
+
+
+async def test_a_second_wait_gets_the_help_contacts_again(console: App) -> None:
+    """Resolved, then escalated again later: the unclaimed notice goes out for the new wait."""
+    await add_account(console, "sara", Role.SUPERVISOR)
+    async with console.client() as person, console.client() as sara:
+        conversation = await queued_conversation(person)
+        assert await components(console).unclaimed.sweep() == [conversation]
+        await sign_in(sara, "sara")
+        base = f"/console/conversations/{conversation}"
+        await sara.post(f"{base}/resolve", data={"csrf_token": await csrf_of(sara, base)})
+        await sara.post("/console/logout", data={"csrf_token": await csrf_of(sara)})
+        await queued_conversation(person)
+        assert await components(console).unclaimed.sweep() == [conversation]
+
+
+async def test_every_console_route_refuses_a_visitor_without_a_session(console: App) -> None:
+    """Walk the app's own route table: nothing under /console but the sign-in form answers."""
+    from starlette.routing import Route
+
+    routes = [
+        r for r in console.app.routes if isinstance(r, Route) and r.path.startswith("/console")
+    ]
+    assert len(routes) >= 10
+    async with console.client() as visitor:
+        for route in routes:
+            path = (
+                route.path.replace("{conversation_id}", "abc")
+                .replace("{action:str}", "claim")
+                .replace("{rest:path}", "anything")
+            )
+            for method in sorted((route.methods or set()) - {"HEAD"}):
+                response = await visitor.request(method, path)
+                if route.path == "/console/login":
+                    assert response.status_code in (200, 403), (method, path)
+                    continue
+                assert response.status_code in (303, 401), (method, path, response.status_code)
+                if response.status_code == 303:
+                    assert response.headers["location"] == "/console/login"

@@ -126,3 +126,23 @@ async def test_one_delivery_racing_through_two_workers_is_handled_once(
         people = conn.execute(select(Person.id)).all()
     assert [d for (d,) in stored].count("in") == 1
     assert len(people) == 1
+
+
+def test_the_audit_log_cannot_be_truncated_on_postgresql(postgres_url: str) -> None:
+    """PostgreSQL's TRUNCATE skips row triggers; a statement trigger refuses it too."""
+    import psycopg
+
+    from bot.db.migrate import upgrade
+    from bot.settings import _async_database_url
+
+    schema = "s_truncate_check"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"{postgres_url}?options=-csearch_path%3D{schema}"
+    upgrade(_async_database_url(url))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO audit_log (username, action, at) VALUES ('a', 'sign_in', now())")
+        with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+            conn.execute("TRUNCATE audit_log")
+        assert conn.execute("SELECT count(*) FROM audit_log").fetchone() == (1,)

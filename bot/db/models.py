@@ -160,6 +160,8 @@ class Staff(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     # The TOTP secret, encrypted like channel addresses; None = no second factor.
     totp_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The last TOTP time step accepted: a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
