@@ -221,3 +221,21 @@ def test_canned_replies_need_every_language_and_no_phone_numbers(content_copy: P
     problems = problems_in(content_copy)
     assert any("canned.yml" in p and "hello: write the" in p and "(es:)" in p for p in problems)
     assert any("safe_to_talk (en) has a phone number" in p for p in problems)
+
+
+def test_alarming_words_are_kept_out_of_a_lock_screen_preview(content_copy: Path) -> None:
+    """'Trafficking' in the first 60 characters is an error; further in, it is fine."""
+    path = content_copy / "topics/goodbye/en.yml"
+    data = yaml.safe_load(path.read_text())
+    data["text"] = "Trafficking help is here whenever you need it. Goodbye!"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    problems = problems_in(content_copy)
+    line = 1 + next(n for n, t in enumerate(path.read_text().splitlines()) if t.startswith("text:"))
+    assert any(
+        f"topics/goodbye/en.yml:{line}:" in p and "'trafficking' in its first 60 characters" in p
+        for p in problems
+    )
+    data["text"] = "Goodbye, and take care. Whenever you need it, help with trafficking is here."
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    snapshot, problems_after = load_content(content_copy)
+    assert problems_after == [] and snapshot is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ class _Loader:
 
     root: Path
     problems: list[ContentProblem] = field(default_factory=list)
+    preview: tuple[int, frozenset[str]] = (0, frozenset())
 
     def problem(self, path: Path, line: int, message: str) -> None:
         """Record a problem for an editor."""
@@ -198,6 +200,42 @@ class _Loader:
                         continue
                     sections[key].append(phrase)
         return sections
+
+    def preview_words(self) -> tuple[int, frozenset[str]]:
+        """Read preview_safety.yml: how many leading characters, and the words kept out."""
+        path = self.root / "preview_safety.yml"
+        if not path.exists():
+            return 0, frozenset()
+        data = self.read(path)
+        if not isinstance(data, LineDict):
+            self.problem(path, 1, "expected `preview_chars:` and a `words:` list")
+            return 0, frozenset()
+        chars = data.get("preview_chars", 60)
+        words = data.get("words")
+        if not isinstance(chars, int) or not 0 < chars <= 200:
+            self.problem(path, line_of(data, "preview_chars"), "`preview_chars:` is 1-200")
+            chars = 60
+        if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
+            self.problem(path, line_of(data, "words"), "`words:` must be a list of words")
+            return chars, frozenset()
+        return chars, frozenset(fold(w) for w in words)
+
+    def check_preview(
+        self, path: Path, line: int, where: str, body: str, chars: int, words: frozenset[str]
+    ) -> None:
+        """No listed word in the first characters a lock screen shows."""
+        if not words:
+            return
+        head = fold(body.strip()[:chars])
+        found = sorted(w for w in words if re.search(rf"\b{re.escape(w)}\b", head))
+        if found:
+            self.problem(
+                path,
+                line,
+                f"the text{where} has {', '.join(repr(w) for w in found)} in its first {chars} "
+                "characters, which a locked phone's notification shows to whoever holds it; "
+                "start with neutral words and name it later",
+            )
 
     def canned(
         self, languages: dict[str, LanguageInfo], known_numbers: frozenset[str]
@@ -465,6 +503,7 @@ class _Loader:
                         by_country[code] = variant
                         texts[code] = (variant, line)
         by_channel = self._channel_texts(path, data)
+        chars, words = self.preview
         for channel, (body, line) in by_channel.items():
             texts[f"channel:{channel}"] = (body, line)
         listed = self._listed_contacts(path, data)
@@ -473,6 +512,7 @@ class _Loader:
                 where = f" (channels {code[8:]})"
             else:
                 where = f" (by_country {code})" if code else ""
+            self.check_preview(path, line, where, body, chars, words)
             if len(body) > MAX_TEXT:
                 self.problem(
                     path,
@@ -634,6 +674,7 @@ def load_content(root: Path) -> tuple[ContentSnapshot | None, list[ContentProble
     confirmed, blocked = loader.contacts()
     safety = loader.safety()
     commands = loader.commands()
+    loader.preview = loader.preview_words()
     channels = loader.channel_words(languages)
     canned = loader.canned(languages, frozenset(confirmed) | frozenset(blocked))
     answers: dict[tuple[str, str], Answer] = {}
