@@ -405,19 +405,26 @@ class Casework:
     async def close(self, conversation_id: str, who: Session) -> None:
         """End the conversation; the person's next message starts again with the assistant."""
         async with self._sessions() as session:
-            conversation = await self._load(session, conversation_id)
-            if not self._may_act(conversation, who):
-                raise CaseworkError(Refusal.NOT_YOURS)
-            await self._move(
-                session,
-                conversation,
-                Transition.CLOSE,
-                escalation=None,
-                escalated_at=None,
-                assigned_to=None,
-                unclaimed_notice_at=None,
-            )
+            await self._end(session, conversation_id, who, Transition.CLOSE)
             await session.commit()
+
+    async def _end(
+        self, session: AsyncSession, conversation_id: str, who: Session, transition: Transition
+    ) -> Conversation:
+        """Close or resolve: only the holder or a supervisor; the wait and its marks cleared."""
+        conversation = await self._load(session, conversation_id)
+        if not self._may_act(conversation, who):
+            raise CaseworkError(Refusal.NOT_YOURS)
+        await self._move(
+            session,
+            conversation,
+            transition,
+            escalation=None,
+            escalated_at=None,
+            assigned_to=None,
+            unclaimed_notice_at=None,
+        )
+        return conversation
 
     async def staff_names(self) -> list[str]:
         """Active accounts a conversation can be transferred to."""
@@ -431,18 +438,7 @@ class Casework:
     async def resolve(self, conversation_id: str, who: Session) -> None:
         """Give the conversation back to the bot, telling the person so in their language."""
         async with self._sessions() as session:
-            conversation = await self._load(session, conversation_id)
-            if not self._may_act(conversation, who):
-                raise CaseworkError(Refusal.NOT_YOURS)
-            await self._move(
-                session,
-                conversation,
-                Transition.RESOLVE,
-                escalation=None,
-                escalated_at=None,
-                assigned_to=None,
-                unclaimed_notice_at=None,
-            )
+            conversation = await self._end(session, conversation_id, who, Transition.RESOLVE)
             rendered = self._content.render(
                 "handoff_resolved",
                 conversation.language,

@@ -86,6 +86,14 @@ def served(sqlite_url: str, content_copy: Path) -> Iterator[tuple[App, str]]:
         yield app, server.url
 
 
+def sign_in_as(page: Page, url: str, username: str) -> None:
+    """Fill in the sign-in form."""
+    page.goto(f"{url}/console/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
 def test_a_caseworker_signs_in_sees_the_queue_and_signs_out(
     page: Page, served: tuple[App, str]
 ) -> None:
@@ -120,10 +128,7 @@ def test_a_caseworker_takes_a_chat_answers_and_hands_it_back(
 ) -> None:
     """In chromium: open the distress case, take it, reply, see it in the transcript, finish."""
     _app, url = served
-    page.goto(f"{url}/console/login")
-    page.get_by_label("Username").fill("ana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_as(page, url, "ana")
     page.locator("table.queue tbody tr").first.get_by_role("link").click()
     expect(page.locator("#status")).to_contain_text("queued (distress)")
     expect(page.locator("ol.transcript")).to_contain_text("me prenderam")
@@ -145,10 +150,7 @@ def test_a_caseworker_takes_a_chat_answers_and_hands_it_back(
     assert again.json()["status"] == "bot"
     assert again.json()["replies"][0]["topic"] == "warning_signs"  # the assistant answers again
     supervisor = browser.new_context().new_page()
-    supervisor.goto(f"{url}/console/login")
-    supervisor.get_by_label("Username").fill("sara")
-    supervisor.get_by_label("Password").fill(PASSWORD)
-    supervisor.get_by_role("button", name="Sign in").click()
+    sign_in_as(supervisor, url, "sara")
     supervisor.goto(f"{url}/console/audit")
     for step in ("view_transcript", "claim", "reply", "resolve"):
         expect(supervisor.locator("table.audit")).to_contain_text(step)
@@ -160,10 +162,7 @@ def test_the_queue_updates_live_and_alerts_on_a_new_distress_case(
 ) -> None:
     """Without reloading: a new person in danger appears in the queue and raises the alert."""
     _app, url = served
-    page.goto(f"{url}/console/login")
-    page.get_by_label("Username").fill("ana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_as(page, url, "ana")
     rows = page.locator("table.queue tbody tr")
     expect(rows).to_have_count(2)
     expect(page.locator("#alert")).to_be_hidden()
@@ -190,10 +189,7 @@ def test_two_caseworkers_claim_in_two_browsers_and_one_is_refused(
     for name in ("ana", "rui"):
         context = browser.new_context()
         tab = context.new_page()
-        tab.goto(f"{url}/console/login")
-        tab.get_by_label("Username").fill(name)
-        tab.get_by_label("Password").fill(PASSWORD)
-        tab.get_by_role("button", name="Sign in").click()
+        sign_in_as(tab, url, name)
         tab.locator("table.queue tbody tr").first.get_by_role("link").click()
         tabs.append(tab)
     tabs[0].get_by_role("button", name="Take this conversation").click()
