@@ -95,7 +95,7 @@ def create_app(
         accounts,
         SessionStore(sessions),
         AuditLog(sessions),
-        Casework(sessions, delivery, content, AddressBox(settings.secret_key)),
+        Casework(sessions, delivery, content, AddressBox(settings.secret_key), service),
     )
     unclaimed = UnclaimedWatch(
         sessions, service, delivery, dt.timedelta(minutes=settings.unclaimed_minutes)

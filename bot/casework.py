@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.accounts import Role
 from bot.addresses import AddressBox
 from bot.content.store import ContentStore
-from bot.core import MARKET_COUNTRY
+from bot.core import ConversationService
 from bot.db.models import (
     ConsoleSetting,
     Conversation,
@@ -109,7 +109,9 @@ class Casework:
         delivery: DeliveryService,
         content: ContentStore,
         box: AddressBox,
+        service: ConversationService,
     ) -> None:
+        self._service = service
         self._box = box
         self._sessions = sessions
         self._delivery = delivery
@@ -251,13 +253,19 @@ class Casework:
                 tags=tags,
             )
 
-    async def reply(self, conversation_id: str, who: Session, text: str) -> int:
-        """Store a caseworker's reply and send it through the person's channel; its id."""
+    @staticmethod
+    def _written(text: str) -> str:
+        """What a caseworker typed, trimmed; EMPTY or TOO_LONG refused."""
         text = text.strip()
         if not text:
             raise CaseworkError(Refusal.EMPTY)
         if len(text) > MAX_REPLY:
             raise CaseworkError(Refusal.TOO_LONG)
+        return text
+
+    async def reply(self, conversation_id: str, who: Session, text: str) -> int:
+        """Store a caseworker's reply and send it through the person's channel; its id."""
+        text = self._written(text)
         async with self._sessions() as session:
             conversation = await self._load(session, conversation_id)
             if conversation.status != Status.HUMAN or conversation.assigned_to != who.staff_id:
@@ -279,7 +287,8 @@ class Casework:
                 language=conversation.language,
                 author="caseworker",
             )
-        await self._send(conversation_id, reply)
+        # Pushed on Telegram/WhatsApp; the web chat fetches it itself.
+        await self._delivery.deliver_stored(conversation_id, [reply])
         return row.id
 
     async def _may_see_numbers(self, session: AsyncSession, who: Session) -> bool:
@@ -355,11 +364,7 @@ class Casework:
 
     async def add_note(self, conversation_id: str, who: Session, text: str) -> None:
         """An internal note: stored with its author, never sent."""
-        text = text.strip()
-        if not text:
-            raise CaseworkError(Refusal.EMPTY)
-        if len(text) > MAX_REPLY:
-            raise CaseworkError(Refusal.TOO_LONG)
+        text = self._written(text)
         async with self._sessions() as session:
             conversation = await self._load(session, conversation_id)
             if not self._may_see(conversation, who):
@@ -438,29 +443,7 @@ class Casework:
     async def resolve(self, conversation_id: str, who: Session) -> None:
         """Give the conversation back to the bot, telling the person so in their language."""
         async with self._sessions() as session:
-            conversation = await self._end(session, conversation_id, who, Transition.RESOLVE)
-            rendered = self._content.render(
-                "handoff_resolved",
-                conversation.language,
-                conversation.country or MARKET_COUNTRY.get(conversation.language),
-                conversation.channel,
-            )
-            row = Message(
-                conversation_id=conversation_id,
-                direction="out",
-                author="bot",
-                text=rendered.text,
-                topic=rendered.topic,
-                language=rendered.language,
-                created_at=utcnow(),
-            )
-            session.add(row)
+            await self._end(session, conversation_id, who, Transition.RESOLVE)
             await session.commit()
-            reply = Reply(
-                id=row.id, text=rendered.text, topic=rendered.topic, language=rendered.language
-            )
-        await self._send(conversation_id, reply)
-
-    async def _send(self, conversation_id: str, reply: Reply) -> None:
-        """Push a stored reply on Telegram/WhatsApp; the web chat fetches it itself."""
-        await self._delivery.deliver_stored(conversation_id, [reply])
+        replies = await self._service.store_topics(conversation_id, ["handoff_resolved"])
+        await self._delivery.deliver_stored(conversation_id, replies)
