@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Conversation, Message, utcnow
@@ -43,9 +43,9 @@ async def waiting_conversations(
                 .limit(limit)
             )
         )
+        words = await _latest_words(session, [c.id for c in conversations])
         items = []
         for conversation in conversations:
-            words = await _latest_words(session, conversation.id)
             escalated = conversation.escalated_at or conversation.created_at
             items.append(
                 QueueItem(
@@ -54,26 +54,31 @@ async def waiting_conversations(
                     language=conversation.language,
                     reason=conversation.escalation or "request",
                     waiting=now - escalated,
-                    first_words=words,
+                    first_words=words.get(conversation.id, ""),
                     overdue=conversation.unclaimed_notice_at is not None,
                 )
             )
         return items
 
 
-async def _latest_words(session: AsyncSession, conversation_id: str) -> str:
-    """The start of the person's latest message (or what kind of media it was)."""
-    row = (
-        await session.execute(
-            select(Message.text, Message.media)
-            .where(Message.conversation_id == conversation_id, Message.direction == "in")
-            .order_by(Message.id.desc())
-            .limit(1)
-        )
-    ).first()
-    if row is None:
-        return ""
-    text, media = row
-    if text:
-        return text if len(text) <= FIRST_WORDS else text[: FIRST_WORDS - 1] + "…"
-    return f"[{media or 'button'}]"
+async def _latest_words(session: AsyncSession, conversation_ids: list[str]) -> dict[str, str]:
+    """The start of each person's latest message (or its kind of media), in one query."""
+    if not conversation_ids:
+        return {}
+    latest = (
+        select(func.max(Message.id))
+        .where(Message.conversation_id.in_(conversation_ids), Message.direction == "in")
+        .group_by(Message.conversation_id)
+    )
+    rows = await session.execute(
+        select(Message.conversation_id, Message.text, Message.media).where(Message.id.in_(latest))
+    )
+    words: dict[str, str] = {}
+    for conversation_id, text, media in rows:
+        if text:
+            words[conversation_id] = (
+                text if len(text) <= FIRST_WORDS else text[: FIRST_WORDS - 1] + "…"
+            )
+        else:
+            words[conversation_id] = f"[{media or 'button'}]"
+    return words
