@@ -37,6 +37,22 @@ def wait(check: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.0005)
 
 
+def measure(
+    post: Callable[[], httpx.Response],
+    arrived: Callable[[], bool],
+    acks: list[float],
+    replies: list[float],
+) -> None:
+    """Time one message: webhook answered, then first reply at the provider; keep the pace."""
+    t0 = time.perf_counter()
+    response = post()
+    acks.append((time.perf_counter() - t0) * 1e3)
+    response.raise_for_status()
+    wait(arrived)
+    replies.append((time.perf_counter() - t0) * 1e3)
+    time.sleep(max(0.0, PAUSE_SECONDS - (time.perf_counter() - t0)))
+
+
 def telegram_latencies(
     client: httpx.Client, fake: FakeTelegram, corpus: list[str]
 ) -> tuple[list[float], list[float]]:
@@ -55,17 +71,16 @@ def telegram_latencies(
                 "text": text,
             },
         }
-        t0 = time.perf_counter()
-        response = client.post(
-            "/webhooks/telegram",
-            json=update,
-            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+        measure(
+            lambda update=update: client.post(
+                "/webhooks/telegram",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+            ),
+            lambda chat=chat: any(c.params.get("chat_id") == chat for c in fake.calls),
+            acks,
+            replies,
         )
-        acks.append((time.perf_counter() - t0) * 1e3)
-        response.raise_for_status()
-        wait(lambda chat=chat: any(c.params.get("chat_id") == chat for c in fake.calls))
-        replies.append((time.perf_counter() - t0) * 1e3)
-        time.sleep(max(0.0, PAUSE_SECONDS - (time.perf_counter() - t0)))
     return acks, replies
 
 
@@ -84,13 +99,14 @@ def whatsapp_latencies(
             "content-type": "application/x-www-form-urlencoded",
             "X-Twilio-Signature": sign(TEST_AUTH_TOKEN, f"{PUBLIC_URL}/webhooks/whatsapp", params),
         }
-        t0 = time.perf_counter()
-        response = client.post("/webhooks/whatsapp", content=form_body(params), headers=headers)
-        acks.append((time.perf_counter() - t0) * 1e3)
-        response.raise_for_status()
-        wait(lambda number=number: any(s.params.get("To") == number for s in fake.sent))
-        replies.append((time.perf_counter() - t0) * 1e3)
-        time.sleep(max(0.0, PAUSE_SECONDS - (time.perf_counter() - t0)))
+        measure(
+            lambda params=params, headers=headers: client.post(
+                "/webhooks/whatsapp", content=form_body(params), headers=headers
+            ),
+            lambda number=number: any(s.params.get("To") == number for s in fake.sent),
+            acks,
+            replies,
+        )
     return acks, replies
 
 

@@ -33,6 +33,7 @@ from tests.fakes.twilio_api import (
     TEST_ACCOUNT_SID,
     TEST_AUTH_TOKEN,
     FakeTwilio,
+    Sent,
     running_fake_twilio,
 )
 
@@ -100,12 +101,17 @@ def post(
     return client.post(url, content=form_body(params), headers=sent).status_code
 
 
-def start_conversation(client: TestClient, app: App, twilio: FakeTwilio) -> None:
-    """A first Portuguese message, answered (answer + privacy note); the recorder emptied."""
+def start_conversation(client: TestClient, app: App, twilio: FakeTwilio) -> list[Sent]:
+    """A first Portuguese message, answered (answer + privacy note); what was sent for it.
+
+    The recorder is emptied afterwards, so a test sees only what follows.
+    """
     assert post(client, twilio_form("text")) == 200
     twilio.wait_for(count=2)
     drain(client, app)
+    sent = list(twilio.accepted)
     twilio.clear()
+    return sent
 
 
 def expected(app: App, topic: str, language: str = "pt") -> str:
@@ -301,11 +307,9 @@ def test_delivery_statuses_are_kept_per_outbound_message_and_never_go_back(
     client: TestClient, gateway_wa: App, twilio: FakeTwilio
 ) -> None:
     """sent → delivered → read are stored on the reply; a late 'delivered' does not undo 'read'."""
-    assert post(client, twilio_form("text")) == 200
-    twilio.wait_for(count=2)
-    drain(client, gateway_wa)
+    first = start_conversation(client, gateway_wa, twilio)
     sid, status = delivery_of_first_reply(gateway_wa)
-    assert (sid, status) == (twilio.accepted[0].sid, "queued")
+    assert (sid, status) == (first[0].sid, "queued")
     for step in ("sent", "delivered", "read"):
         assert post(client, status_form(sid, step), url=STATUS) == 204
         assert delivery_of_first_reply(gateway_wa) == (sid, step)
@@ -317,9 +321,7 @@ def test_a_failed_delivery_keeps_twilios_error_code(
     client: TestClient, gateway_wa: App, twilio: FakeTwilio
 ) -> None:
     """A 'failed' status callback stores its error code for the console."""
-    assert post(client, twilio_form("text")) == 200
-    twilio.wait_for(count=2)
-    drain(client, gateway_wa)
+    start_conversation(client, gateway_wa, twilio)
     sid, _ = delivery_of_first_reply(gateway_wa)
     assert post(client, status_form(sid, "failed", ErrorCode="63016"), url=STATUS) == 204
     assert rows(gateway_wa, "SELECT status, error_code FROM deliveries ORDER BY id LIMIT 1") == [
@@ -331,9 +333,7 @@ def test_unsigned_status_callbacks_are_refused(
     client: TestClient, gateway_wa: App, twilio: FakeTwilio
 ) -> None:
     """A forged 'read' receipt is refused like a forged message."""
-    assert post(client, twilio_form("text")) == 200
-    twilio.wait_for(count=2)
-    drain(client, gateway_wa)
+    start_conversation(client, gateway_wa, twilio)
     sid, status = delivery_of_first_reply(gateway_wa)
     assert post(client, status_form(sid, "read"), url=STATUS, signature="forged") == 403
     assert delivery_of_first_reply(gateway_wa) == (sid, status)
@@ -446,9 +446,7 @@ def test_the_phone_number_is_kept_only_encrypted(
 ) -> None:
     """The number never appears in clear in the database or the logs; replies still reach it."""
     caplog.set_level("DEBUG")
-    assert post(client, twilio_form("text")) == 200
-    twilio.wait_for(count=2)
-    drain(client, gateway_wa)
+    start_conversation(client, gateway_wa, twilio)
     assert "841234567" not in database_dump(gateway_wa)
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "841234567" not in logged
@@ -518,10 +516,7 @@ def test_a_number_refers_to_the_options_even_when_a_note_without_options_followe
     client: TestClient, gateway_wa: App, twilio: FakeTwilio
 ) -> None:
     """First answer (with options) + privacy note (without): "1" is still the first option."""
-    assert post(client, twilio_form("text")) == 200
-    first = twilio.wait_for(count=2)[0].params["Body"]
-    drain(client, gateway_wa)
-    twilio.clear()
+    first = start_conversation(client, gateway_wa, twilio)[0].params["Body"]
     offered = ContentStore(gateway_wa.settings.content_dir).render("warning_signs", "pt").buttons
     assert f"1. {offered[0].title}" in first
     assert post(client, twilio_form("text", Body="1", MessageSid="SM" + "f" * 32)) == 200
