@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,28 @@ DATA = Path(__file__).parent / "data"
 TELEGRAM_SECRET = "telegram-test-secret_0123456789"
 TELEGRAM_TOKEN = "123456789:TEST-token-for-the-fake-bot-api"
 PUBLIC_URL = "https://bot.example.org"
+
+
+CONSOLE_PASSWORD = "a long enough password"
+
+
+def csrf_in(html: str) -> str:
+    """The CSRF token a console page's forms carry."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None, "no CSRF token on the page"
+    return found.group(1)
+
+
+def console_sign_in(client: TestClient, username: str) -> int:
+    """Sign in to the console as a browser would, forgetting any earlier session; the status."""
+    client.cookies.clear()
+    token = csrf_in(client.get("/console/login").text)
+    response = client.post(
+        "/console/login",
+        data={"csrf_token": token, "username": username, "password": CONSOLE_PASSWORD},
+        follow_redirects=False,
+    )
+    return response.status_code
 
 
 def topic_route(said: str) -> str:

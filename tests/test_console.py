@@ -15,10 +15,11 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.accounts import Accounts, Role
 from bot.db.session import make_engine, make_sessionmaker, sync_url
+from tests.channel_kit import CONSOLE_PASSWORD, csrf_in
 from tests.factories import App, build_app, message
 
 pytestmark = pytest.mark.anyio
-PASSWORD = "a long enough password"
+PASSWORD = CONSOLE_PASSWORD
 
 
 @pytest.fixture
@@ -48,12 +49,10 @@ async def sign_in(
 ) -> httpx.Response:
     """Fill in the sign-in form as a browser would (its CSRF token included)."""
     page = await client.get("/console/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token is not None
     return await client.post(
         "/console/login",
         data={
-            "csrf_token": token.group(1),
+            "csrf_token": csrf_in(page.text),
             "username": username,
             "password": password,
             "code": code,
@@ -194,9 +193,7 @@ async def test_signing_out_needs_the_csrf_token_and_ends_the_session(console: Ap
         await sign_in(client, "ana")
         assert (await client.post("/console/logout")).status_code == 403
         page = await client.get("/console")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-        assert token is not None
-        out = await client.post("/console/logout", data={"csrf_token": token.group(1)})
+        out = await client.post("/console/logout", data={"csrf_token": csrf_in(page.text)})
         assert out.status_code == 303
         assert (await client.get("/console")).status_code == 303
 
@@ -254,10 +251,8 @@ async def queued_conversation(client: httpx.AsyncClient, person: str = "p1") -> 
 
 
 async def csrf_of(client: httpx.AsyncClient, path: str = "/console") -> str:
-    page = await client.get(path)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token is not None
-    return token.group(1)
+    """The CSRF token of a console page."""
+    return csrf_in((await client.get(path)).text)
 
 
 async def test_two_caseworkers_claim_at_once_and_exactly_one_wins(console: App) -> None:

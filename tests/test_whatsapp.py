@@ -17,7 +17,10 @@ from bot.db.models import Delivery, Message, Person
 from bot.db.session import sync_url
 from bot.messages import Reply
 from tests.channel_kit import (
+    CONSOLE_PASSWORD,
     PUBLIC_URL,
+    console_sign_in,
+    csrf_in,
     database_dump,
     drain,
     form_body,
@@ -578,8 +581,6 @@ def test_the_console_explains_a_reply_outside_the_24_hour_window(
     client: TestClient, gateway_wa: App, twilio: FakeTwilio
 ) -> None:
     """A caseworker's late reply is not sent, and the transcript says why in plain words."""
-    import re
-
     from bot.accounts import Role
 
     start_conversation(client, gateway_wa, twilio)
@@ -587,27 +588,15 @@ def test_the_console_explains_a_reply_outside_the_24_hour_window(
     drain(client, gateway_wa)
     twilio.clear()
     accounts = parts(gateway_wa).accounts
-    client.portal.call(accounts.add, "ana", "a long enough password", Role.CASEWORKER)
-
-    def csrf(path: str) -> str:
-        found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-        assert found is not None
-        return found.group(1)
-
-    signed = client.post(
-        "/console/login",
-        data={
-            "csrf_token": csrf("/console/login"),
-            "username": "ana",
-            "password": "a long enough password",
-        },
-        follow_redirects=False,
-    )
-    assert signed.status_code == 303
+    client.portal.call(accounts.add, "ana", CONSOLE_PASSWORD, Role.CASEWORKER)
+    assert console_sign_in(client, "ana") == 303
     conversation_id = age_conversation(gateway_wa, 25)
     base = f"/console/conversations/{conversation_id}"
-    client.post(f"{base}/claim", data={"csrf_token": csrf("/console")})
-    client.post(f"{base}/reply", data={"csrf_token": csrf(base), "text": "Olá, sou a Ana."})
+    client.post(f"{base}/claim", data={"csrf_token": csrf_in(client.get("/console").text)})
+    client.post(
+        f"{base}/reply",
+        data={"csrf_token": csrf_in(client.get(base).text), "text": "Olá, sou a Ana."},
+    )
     page = client.get(base).text
     assert "more than 24 hours since the person" in page
     assert twilio.sent == []
@@ -617,42 +606,23 @@ def test_caseworkers_see_numbers_only_when_a_supervisor_allows_it(
     client: TestClient, gateway_wa: App, twilio: FakeTwilio
 ) -> None:
     """The WhatsApp number: hidden from caseworkers by default, shown once a supervisor says so."""
-    import re
-
     from bot.accounts import Role
 
     start_conversation(client, gateway_wa, twilio)
     assert post(client, twilio_form("text", Body="pessoa", MessageSid="SM" + "8" * 32)) == 200
     accounts = parts(gateway_wa).accounts
-    client.portal.call(accounts.add, "ana", "a long enough password", Role.CASEWORKER)
-    client.portal.call(accounts.add, "sara", "a long enough password", Role.SUPERVISOR)
+    client.portal.call(accounts.add, "ana", CONSOLE_PASSWORD, Role.CASEWORKER)
+    client.portal.call(accounts.add, "sara", CONSOLE_PASSWORD, Role.SUPERVISOR)
     conversation_id = rows(gateway_wa, "SELECT id FROM conversations")[0][0]
     base = f"/console/conversations/{conversation_id}"
 
-    def csrf(path: str) -> str:
-        found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-        assert found is not None
-        return found.group(1)
-
-    def become(username: str) -> None:
-        client.cookies.clear()
-        client.post(
-            "/console/login",
-            data={
-                "csrf_token": csrf("/console/login"),
-                "username": username,
-                "password": "a long enough password",
-            },
-        )
-
-    become("ana")
+    assert console_sign_in(client, "ana") == 303
     assert "+258841234567" not in client.get(base).text
-    become("sara")
+    assert console_sign_in(client, "sara") == 303
     assert "+258841234567" in client.get(base).text
-    client.post(
-        "/console/settings", data={"csrf_token": csrf("/console"), "numbers_visible": "yes"}
-    )
-    become("ana")
+    token = csrf_in(client.get("/console").text)
+    client.post("/console/settings", data={"csrf_token": token, "numbers_visible": "yes"})
+    assert console_sign_in(client, "ana") == 303
     assert "+258841234567" in client.get(base).text
     assert rows(gateway_wa, "SELECT detail FROM audit_log WHERE action = 'setting'") == [
         ("caseworkers see numbers: yes",)
