@@ -12,7 +12,7 @@ APP_STAMP := $(VENV)/.installed
 RASA_STAMP := $(RASA_VENV)/.installed
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: help run test lint format content-check train eval bench clean browser
+.PHONY: help run test lint format content-check content-status content-stamp train eval bench clean browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,6 +48,13 @@ format: $(APP_STAMP) ## apply ruff's fixes and formatting
 
 content-check: $(APP_STAMP) ## validate content/ (file:line messages, exit 1 on any error)
 	$(PY) -m bot.content.check
+
+content-status: $(APP_STAMP) ## translation status: topics x languages (complete, missing, outdated)
+	$(PY) -m bot.content.status
+
+content-stamp: $(APP_STAMP) ## mark translations up to date: make content-stamp FILES="content/topics/x/pt.yml ..."
+	@test -n "$(FILES)" || { echo 'name the files: make content-stamp FILES="content/topics/<topic>/<lang>.yml"'; exit 2; }
+	$(PY) -m bot.content.status stamp $(FILES)
 
 browser: ## Debian's chromium for the console's browser tests (installed once with apt-get)
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }

@@ -1,4 +1,4 @@
-"""Command line: `python -m bot serve|migrate|content-check|telegram-profile`."""
+"""Command line: `python -m bot serve|migrate|content-check|content-status|telegram-profile|users`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 from pathlib import Path
 
 from bot.logs import quiet_libraries
@@ -26,7 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     commands.add_parser("migrate", help="bring the database schema up to date")
-    commands.add_parser("content-check", help="check content/ and print file:line problems")
+    commands.add_parser(
+        "content-check", help="check content/ and print file:line problems (--help for options)"
+    )
+    commands.add_parser(
+        "content-status", help="topics x languages: complete, missing, outdated; or `stamp FILE`"
+    )
     profile = commands.add_parser(
         "telegram-profile",
         help="apply the bot's Telegram name, descriptions and menu (content/channels.yml) now",
@@ -36,19 +42,24 @@ def main(argv: list[str] | None = None) -> int:
     user_commands = users.add_subparsers(dest="users_command", required=True)
     add = user_commands.add_parser("add", help="create an account (the password is asked for)")
     add.add_argument("username")
-    add.add_argument("--role", choices=["caseworker", "supervisor"], default="caseworker")
+    add.add_argument("--role", choices=["caseworker", "supervisor", "editor"], default="caseworker")
     add.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     totp = user_commands.add_parser("totp", help="turn on the authenticator-app second factor")
     totp.add_argument("username")
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["content-check"]:
+        from bot.content.check import main as run_check
+
+        return run_check(given[1:])
+    if given[:1] == ["content-status"]:
+        from bot.content.status import main as run_status
+
+        return run_status(given[1:])
+    args = parser.parse_args(given)
     configure_logging()
 
-    if args.command == "content-check":
-        from bot.content.check import main as check
-
-        return check([])
     try:
         settings = load_settings()
     except SettingsError as exc:

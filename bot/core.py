@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
 from bot.addresses import AddressBox
-from bot.content.loader import valid_payload
+from bot.content.answers import valid_payload
 from bot.content.model import Button, ContentSnapshot
 from bot.content.store import ContentStore
 from bot.db.models import Conversation, Delivery, Message, Person, utcnow
@@ -401,22 +401,19 @@ class ConversationService:
     ) -> bool:
         """Set the conversation language; True when the person explicitly switched."""
         payload = inbound.payload or ""
-        if payload.startswith("lang:") and payload[5:] in SUPPORTED_LANGUAGES:
+        if payload.startswith("lang:") and payload[5:] in snapshot.languages:
             conversation.language = payload[5:]
             return True
         if inbound.text is None:
             return False
-        names = {
-            code: (*info.names, info.name)
-            for code, info in snapshot.languages.items()
-            if code in SUPPORTED_LANGUAGES
-        }
+        names = {code: (*info.names, info.name) for code, info in snapshot.languages.items()}
         if len(fold(inbound.text).split()) <= MAX_WORDS_LANGUAGE_SWITCH:
             named = named_language(inbound.text, names)
             if named is not None:
                 conversation.language = named
                 return True
-        if not is_new:
+        if not is_new and conversation.language in SUPPORTED_LANGUAGES:
+            # A language added in content/ without a detector model stays until changed by name.
             conversation.language = self._detector.choose(
                 inbound.text, conversation.language, self._settings.default_language
             )
@@ -498,7 +495,9 @@ class ConversationService:
         self, conversation: Conversation, payload: str, snapshot: ContentSnapshot
     ) -> _Plan:
         """A button press: its topic, a deletion step, or a country choice."""
-        if not valid_payload(payload, snapshot.country_names):
+        if not valid_payload(
+            payload, snapshot.country_names, snapshot.topics, frozenset(snapshot.languages)
+        ):
             return _Plan(topics=["fallback"])
         if payload == "delete:confirm":
             return _Plan(erase=True)
@@ -688,6 +687,11 @@ class ConversationService:
                 .limit(200)
             )
             return conversation, [_reply_from_row(row, conversation.language) for row in rows]
+
+    @property
+    def content(self) -> ContentStore:
+        """The live content this service answers from."""
+        return self._content
 
     def render(
         self, topic: str, language: str, country: str | None, channel: str | None = None

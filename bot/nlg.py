@@ -15,14 +15,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot.core import ConversationService
-from bot.settings import SUPPORTED_LANGUAGES, Settings
+from bot.settings import Settings
 from bot.topics import topic_for_response
 
 log = logging.getLogger(__name__)
 
 
 def _render_context(
-    tracker: dict[str, Any], default_language: str
+    tracker: dict[str, Any], default_language: str, languages: frozenset[str]
 ) -> tuple[str, str | None, str | None]:
     """Language, country and channel the gateway attached to the newest user message."""
     metadata: dict[str, Any] = {}
@@ -31,7 +31,7 @@ def _render_context(
             metadata = event.get("metadata") or {}
             break
     language = metadata.get("language")
-    if language not in SUPPORTED_LANGUAGES:
+    if language not in languages:
         language = default_language
     country = metadata.get("country")
     channel = metadata.get("channel")
@@ -67,12 +67,15 @@ def make_nlg_endpoint(settings: Settings, service: ConversationService) -> Any:
             return JSONResponse({"error": "body is not JSON"}, status_code=400)
         if not isinstance(body, dict) or not isinstance(body.get("response"), str):
             return JSONResponse({"error": "`response` is required"}, status_code=400)
-        topic = topic_for_response(body["response"])
+        snapshot = service.content.current()
+        topic = topic_for_response(body["response"], snapshot.topics)
         if topic is None:
             log.error("rasa asked for an unknown response; answering with fallback")
             topic = "fallback"
         tracker = body.get("tracker") if isinstance(body.get("tracker"), dict) else {}
-        language, country, channel = _render_context(tracker or {}, settings.default_language)
+        language, country, channel = _render_context(
+            tracker or {}, settings.default_language, frozenset(snapshot.languages)
+        )
         reply = service.render(topic, language, country, channel)
         return JSONResponse(
             {

@@ -57,7 +57,7 @@ ALL_TOPICS: Final[tuple[str, ...]] = INTENT_TOPICS + tuple(
 ESCALATING_TOPICS: Final[dict[str, str]] = {"emergency": "distress", "human_handoff": "request"}
 
 
-def topic_for_response(response_name: str) -> str | None:
-    """Map a Rasa response name such as `utter_warning_signs` to its topic id."""
+def topic_for_response(response_name: str, topics: frozenset[str]) -> str | None:
+    """Map a Rasa response name such as `utter_warning_signs` to one of the known topics."""
     topic = response_name.removeprefix("utter_")
-    return topic if topic in ALL_TOPICS else None
+    return topic if topic in topics else None

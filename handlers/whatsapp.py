@@ -26,6 +26,7 @@ from twilio.rest import Client
 from bot import metrics
 from bot.chunks import split_text
 from bot.content.store import ContentStore
+from bot.content.views import whatsapp_body
 from bot.core import ConversationService
 from bot.delivery import OUTSIDE_WINDOW, DeliveryService, SentPart
 from bot.messages import (
@@ -169,8 +170,7 @@ class WhatsAppSender:
             hint = self._content.current().channels.numbered_hint.get(reply.language, "")
         except Exception:
             hint = ""
-        options = "\n".join(f"{n}. {b.title}" for n, b in enumerate(reply.buttons, start=1))
-        return f"{reply.text}\n\n{hint}\n{options}" if hint else f"{reply.text}\n\n{options}"
+        return whatsapp_body(reply.text, reply.buttons, hint)
 
     async def send(
         self, address: str, reply: Reply, outside_window: bool

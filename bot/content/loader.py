@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.content.answers import AnswerContext, AnswerReader
+from bot.content.contacts import read_registry, stale_contacts
 from bot.content.model import (
     Answer,
-    Button,
     CannedReply,
     ChannelWords,
     ContentProblem,
@@ -20,26 +21,24 @@ from bot.content.model import (
     LanguageInfo,
     TelegramProfile,
 )
-from bot.content.phones import digits, phone_numbers
+from bot.content.phones import phone_numbers
 from bot.content.yamlfile import LineDict, LineList, YamlError, line_of, load_yaml
 from bot.safety import PhraseMatcher, has_words
 from bot.settings import SUPPORTED_LANGUAGES
 from bot.text import fold
-from bot.topics import ALL_TOPICS
+from bot.topics import ALL_TOPICS, INTENT_TOPICS
 
-MAX_TEXT = 1000
-MAX_BUTTONS = 4
-MAX_TITLE = 24
-ANSWER_KEYS = {"text", "buttons", "by_country", "channels", "sources", "checked", "contacts"}
-# Channels an answer may have its own text for (same 1,000-character limit).
-CHANNELS_WITH_TEXTS = ("telegram", "whatsapp", "web")
+# Caseworkers' canned replies are read on a phone like any answer.
+MAX_CANNED_TEXT = 1000
 # The Telegram Bot API's limits for a bot's profile and command menu.
 TELEGRAM_PROFILE_LIMITS = {"name": 64, "short_description": 120, "description": 512}
 TELEGRAM_COMMANDS = ("start", "help", "language", "delete")
 TELEGRAM_COMMAND_LIMIT = 256
 MAX_NUMBERED_HINT = 60
 MAX_CANNED_TITLE = 40
-STATIC_PAYLOADS = {"delete:confirm", "delete:cancel"}
+MAX_FALLBACK_NOTE = 200
+TOPIC_ID = re.compile(r"^[a-z][a-z0-9_]{2,39}$")
+LANGUAGE_CODE = re.compile(r"^[a-z]{2}$")
 SAFETY_KEYS = ("distress", "distress_alone", "request_human", "request_human_alone")
 
 
@@ -64,11 +63,11 @@ class _Loader:
 
     root: Path
     problems: list[ContentProblem] = field(default_factory=list)
-    preview: tuple[int, frozenset[str]] = (0, frozenset())
+    source_language: str = "en"
 
-    def problem(self, path: Path, line: int, message: str) -> None:
-        """Record a problem for an editor."""
-        self.problems.append(ContentProblem(path, line, message))
+    def problem(self, path: Path, line: int, message: str, warning: bool = False) -> None:
+        """Record a problem (or, with `warning`, a notice that blocks nothing) for an editor."""
+        self.problems.append(ContentProblem(path, line, message, warning))
 
     def read(self, path: Path) -> Any:
         """Load a YAML file, recording a problem (and returning None) if it is unreadable."""
@@ -84,7 +83,7 @@ class _Loader:
     # --- registries -------------------------------------------------------
 
     def languages(self) -> dict[str, LanguageInfo]:
-        """Read languages.yml."""
+        """Read languages.yml: complete languages, and partial ones with their fallback."""
         path = self.root / "languages.yml"
         data = self.read(path)
         result: dict[str, LanguageInfo] = {}
@@ -93,27 +92,60 @@ class _Loader:
             if data is not None:
                 self.problem(path, 1, "expected a `languages:` mapping of language codes")
             return {code: LanguageInfo(code, code, (), True, None) for code in SUPPORTED_LANGUAGES}
+        for key in data:
+            if key not in ("languages", "source_language"):
+                self.problem(
+                    path, line_of(data, key), f"unknown key {key!r}; use languages, source_language"
+                )
         for code, info in table.items():
             line = line_of(table, code)
+            if not isinstance(code, str) or not LANGUAGE_CODE.match(code):
+                self.problem(path, line, f"{code!r}: use the two-letter ISO 639-1 code, like fr")
+                continue
             if not isinstance(info, LineDict) or not isinstance(info.get("name"), str):
                 self.problem(path, line, f"language {code!r} needs `name:` and `names:`")
                 continue
             names = info.get("names") or []
             complete = bool(info.get("complete", False))
             fallback = info.get("fallback")
-            if not complete and fallback not in SUPPORTED_LANGUAGES:
-                self.problem(
-                    path,
-                    line,
-                    f"language {code!r} is not complete, so it needs `fallback:` "
-                    f"set to one of {', '.join(SUPPORTED_LANGUAGES)}",
-                )
-            result[str(code)] = LanguageInfo(
-                str(code), info["name"], tuple(str(n) for n in names), complete, fallback
+            note = info.get("fallback_note", "")
+            if not complete:
+                if fallback not in table or fallback == code:
+                    self.problem(
+                        path,
+                        line,
+                        f"language {code!r} is not complete, so it needs `fallback:` set to "
+                        "the language its missing topics are shown in (like en)",
+                    )
+                if not isinstance(note, str) or not 0 < len(note.strip()) <= MAX_FALLBACK_NOTE:
+                    self.problem(
+                        path,
+                        line_of(info, "fallback_note") if "fallback_note" in info else line,
+                        f"language {code!r}: write `fallback_note:` in {info['name']}, at most "
+                        f"{MAX_FALLBACK_NOTE} characters, saying the answer is not yet "
+                        "translated and follows in the fallback language",
+                    )
+            result[code] = LanguageInfo(
+                code,
+                info["name"],
+                tuple(str(n) for n in names),
+                complete,
+                fallback,
+                str(note).strip() if not complete else "",
             )
         for code in SUPPORTED_LANGUAGES:
             if code not in result or not result[code].complete:
                 self.problem(path, 1, f"{code!r} must be listed with `complete: true`")
+        source = data.get("source_language", "en")
+        if source not in result or not result[source].complete:
+            self.problem(
+                path,
+                line_of(data, "source_language"),
+                "`source_language:` must be a complete language: the one translations are "
+                "made from",
+            )
+        else:
+            self.source_language = str(source)
         return result
 
     def countries(self) -> dict[str, tuple[str, ...]]:
@@ -136,36 +168,6 @@ class _Loader:
                 continue
             result[code] = tuple(names)
         return result
-
-    def contacts(self) -> tuple[dict[str, str], dict[str, str]]:
-        """Read contacts.yml: confirmed numbers and blocked numbers, keyed by digits."""
-        path = self.root / "contacts.yml"
-        data = self.read(path)
-        confirmed: dict[str, str] = {}
-        blocked: dict[str, str] = {}
-        if not isinstance(data, LineDict):
-            return confirmed, blocked
-        entries = data.get("contacts")
-        for index, entry in enumerate(entries if isinstance(entries, list) else []):
-            line = line_of(entries, index)
-            needed = ("number", "country", "status", "source", "checked")
-            if not isinstance(entry, LineDict) or any(k not in entry for k in needed):
-                self.problem(path, line, f"each contact needs {', '.join(needed)}")
-                continue
-            if entry["status"] != "confirmed":
-                self.problem(
-                    path,
-                    line,
-                    f"{entry['number']} has status {entry['status']!r}; only confirmed numbers "
-                    "belong here (move it to `blocked:`)",
-                )
-                continue
-            confirmed[digits(str(entry["number"]))] = str(entry["number"])
-        blocked_entries = data.get("blocked")
-        for entry in blocked_entries if isinstance(blocked_entries, list) else []:
-            if isinstance(entry, LineDict) and "number" in entry:
-                blocked[digits(str(entry["number"]))] = str(entry.get("why", "not confirmed"))
-        return confirmed, blocked
 
     def safety(self) -> dict[str, list[str]]:
         """Read every safety/<language>.yml into phrase lists by section."""
@@ -220,23 +222,6 @@ class _Loader:
             return chars, frozenset()
         return chars, frozenset(fold(w) for w in words)
 
-    def check_preview(
-        self, path: Path, line: int, where: str, body: str, chars: int, words: frozenset[str]
-    ) -> None:
-        """No listed word in the first characters a lock screen shows."""
-        if not words:
-            return
-        head = fold(body.strip()[:chars])
-        found = sorted(w for w in words if re.search(rf"\b{re.escape(w)}\b", head))
-        if found:
-            self.problem(
-                path,
-                line,
-                f"the text{where} has {', '.join(repr(w) for w in found)} in its first {chars} "
-                "characters, which a locked phone's notification shows to whoever holds it; "
-                "start with neutral words and name it later",
-            )
-
     def canned(
         self, languages: dict[str, LanguageInfo], known_numbers: frozenset[str]
     ) -> dict[str, CannedReply]:
@@ -271,14 +256,16 @@ class _Loader:
                             path, where, f"{reply_id}: write the {info.name} text ({code}:)"
                         )
                     continue
-                if len(body.strip()) > MAX_TEXT:
-                    self.problem(path, where, f"{reply_id} ({code}) is over {MAX_TEXT} characters")
+                if len(body.strip()) > MAX_CANNED_TEXT:
+                    self.problem(
+                        path, where, f"{reply_id} ({code}) is over {MAX_CANNED_TEXT} characters"
+                    )
                 elif phone_numbers(body, known_numbers):
                     self.problem(
                         path,
                         where,
                         f"{reply_id} ({code}) has a phone number; numbers belong in answer files "
-                        "(help_contacts), where they are checked against contacts.yml",
+                        "(help_contacts) as {contact:ID} from contacts.yml",
                     )
                 else:
                     texts[code] = body.strip()
@@ -288,7 +275,7 @@ class _Loader:
             result[str(reply_id)] = CannedReply(str(reply_id), title.strip(), texts)
         return result
 
-    def commands(self) -> dict[str, str]:
+    def commands(self, topics: frozenset[str]) -> dict[str, str]:
         """Read commands.yml: whole-message words mapped to topics."""
         path = self.root / "commands.yml"
         data = self.read(path)
@@ -300,8 +287,8 @@ class _Loader:
             return result
         for topic, words in table.items():
             line = line_of(table, topic)
-            if topic not in ALL_TOPICS:
-                self.problem(path, line, f"unknown topic {topic!r}")
+            if topic not in topics:
+                self.problem(path, line, f"unknown topic {topic!r}; use a folder name in topics/")
                 continue
             if not isinstance(words, list):
                 self.problem(path, line, f"{topic}: give a list of words")
@@ -451,263 +438,147 @@ class _Loader:
 
     # --- answers ------------------------------------------------------------
 
-    def answer(
-        self,
-        path: Path,
-        topic: str,
-        language: str,
-        countries: dict[str, tuple[str, ...]],
-        confirmed: dict[str, str],
-        blocked: dict[str, str],
-    ) -> Answer | None:
-        """Read and check one answer file."""
-        data = self.read(path)
-        if data is None:
-            return None
-        if not isinstance(data, LineDict):
-            self.problem(path, 1, "an answer file must start with `text: |` (see the format doc)")
-            return None
-        for key in data:
-            if key not in ANSWER_KEYS:
+    def topic_dirs(self, topics_dir: Path) -> dict[str, Path]:
+        """The topic folders: the contract's and core's topics plus any an editor added."""
+        found: dict[str, Path] = {}
+        if not topics_dir.is_dir():
+            self.problem(topics_dir, 1, "content/topics/ is missing; restore it")
+            return found
+        for topic_dir in sorted(p for p in topics_dir.iterdir() if p.is_dir()):
+            name = topic_dir.name
+            if name not in ALL_TOPICS and not TOPIC_ID.match(name):
                 self.problem(
-                    path,
-                    line_of(data, key),
-                    f"unknown key {key!r}; allowed keys are {', '.join(sorted(ANSWER_KEYS))}",
+                    topic_dir,
+                    1,
+                    f"{name!r} is not a usable topic id: use 3-40 lower-case letters, digits "
+                    "and _, starting with a letter (like visa_fees)",
                 )
-        text = data.get("text")
-        if not isinstance(text, str) or not text.strip():
-            self.problem(
-                path, line_of(data, "text"), "`text:` is missing or empty; write the answer"
-            )
-            return None
-        texts: dict[str | None, tuple[str, int]] = {None: (text, line_of(data, "text"))}
-        by_country: dict[str, str] = {}
-        raw_by_country = data.get("by_country")
-        if raw_by_country is not None:
-            if not isinstance(raw_by_country, LineDict):
-                self.problem(
-                    path, line_of(data, "by_country"), "`by_country:` must map codes to texts"
-                )
-            else:
-                for code, variant in raw_by_country.items():
-                    line = line_of(raw_by_country, code)
-                    if code not in countries:
-                        self.problem(
-                            path,
-                            line,
-                            f"unknown country {code!r}; use one of {', '.join(sorted(countries))}",
-                        )
-                    elif not isinstance(variant, str) or not variant.strip():
-                        self.problem(path, line, f"the text for {code} is empty")
-                    else:
-                        by_country[code] = variant
-                        texts[code] = (variant, line)
-        by_channel = self._channel_texts(path, data)
-        chars, words = self.preview
-        for channel, (body, line) in by_channel.items():
-            texts[f"channel:{channel}"] = (body, line)
-        listed = self._listed_contacts(path, data)
-        for code, (body, line) in texts.items():
-            if code and code.startswith("channel:"):
-                where = f" (channels {code[8:]})"
-            else:
-                where = f" (by_country {code})" if code else ""
-            self.check_preview(path, line, where, body, chars, words)
-            if len(body) > MAX_TEXT:
-                self.problem(
-                    path,
-                    line,
-                    f"the text{where} has {len(body)} characters; the limit is {MAX_TEXT}. "
-                    "Shorten it or split the topic",
-                )
-            for number in phone_numbers(body, frozenset(confirmed) | frozenset(blocked)):
-                key = digits(number)
-                if key in blocked:
+                continue
+            found[name] = topic_dir
+        return found
+
+    def repeated_examples(self, answers: dict[tuple[str, str], Answer]) -> None:
+        """One example question teaches one topic: the same words in two topics is an error."""
+        first: dict[tuple[str, str], Answer] = {}
+        for (_topic, language), answer in sorted(answers.items()):
+            for example in answer.examples:
+                key = (language, fold(example))
+                other = first.setdefault(key, answer)
+                if other is not answer:
                     self.problem(
-                        path, line, f"{number}{where} must not be used: {blocked[key]}; remove it"
+                        answer.path,
+                        1,
+                        f"the example {example!r} is also an example of {other.topic} "
+                        f"({other.path.relative_to(self.root.parent)}); keep it in one topic",
                     )
-                elif key not in confirmed:
-                    self.problem(
-                        path,
-                        line,
-                        f"{number}{where} is not a confirmed number in content/contacts.yml; "
-                        "remove it or get it confirmed in the facts sheet first",
-                    )
-                elif key not in listed:
-                    self.problem(
-                        path,
-                        line,
-                        f"{number}{where} is shown but not listed under `contacts:`; add it with "
-                        "its source and checked date",
-                    )
-        if ("sources" not in data or "checked" not in data) and (listed or by_country):
-            self.problem(path, 1, "facts need `sources:` and `checked:` (the date you checked)")
-        if "checked" in data and not isinstance(data["checked"], dt.date):
-            self.problem(
-                path, line_of(data, "checked"), "`checked:` must be a date like 2026-11-26"
-            )
-        buttons = self._buttons(path, data, countries)
-        return Answer(
-            topic,
-            language,
-            text.strip(),
-            buttons,
-            {k: v.strip() for k, v in by_country.items()},
-            path,
-            {k: v.strip() for k, (v, _line) in by_channel.items()},
-        )
 
-    def _channel_texts(self, path: Path, data: LineDict) -> dict[str, tuple[str, int]]:
-        """Read `channels:` — a text for Telegram or WhatsApp where they must differ."""
-        raw = data.get("channels")
-        result: dict[str, tuple[str, int]] = {}
-        if raw is None:
-            return result
-        if "by_country" in data:
-            self.problem(
-                path,
-                line_of(data, "channels"),
-                "use `by_country:` or `channels:` in one file, not both: a channel's text "
-                "would hide the country texts (and their numbers); move one into the other",
-            )
-        if not isinstance(raw, LineDict):
-            self.problem(
-                path,
-                line_of(data, "channels"),
-                "`channels:` must map telegram/whatsapp/web to `text: |` blocks",
-            )
-            return result
-        for channel, variant in raw.items():
-            line = line_of(raw, channel)
-            if channel not in CHANNELS_WITH_TEXTS:
+    def translation_warnings(
+        self, answers: dict[tuple[str, str], Answer], languages: dict[str, LanguageInfo]
+    ) -> None:
+        """Warn where a translation was made from an older source text (or does not say)."""
+        source = self.source_language
+        for (topic, language), answer in sorted(answers.items()):
+            original = answers.get((topic, source))
+            if language == source or original is None:
+                continue
+            name = languages[source].name
+            stamp = f"translated_from: {original.words_hash}"
+            where = original.path.relative_to(self.root.parent)
+            if answer.translated_from is None:
                 self.problem(
-                    path,
-                    line,
-                    f"unknown channel {channel!r}; use {', '.join(CHANNELS_WITH_TEXTS)}",
+                    answer.path,
+                    1,
+                    f"this translation does not say which {name} text it was made from; once it "
+                    f"says what {where} says, add the line `{stamp}`",
+                    warning=True,
                 )
-                continue
-            body = variant.get("text") if isinstance(variant, LineDict) else None
-            if not isinstance(body, str) or not body.strip():
-                self.problem(path, line, f"the {channel} variant needs a `text: |` block")
-                continue
-            extra = sorted(set(variant) - {"text"})
-            if extra:
+            elif answer.translated_from != original.words_hash:
                 self.problem(
-                    path, line, f"the {channel} variant may only have `text:`; remove {extra}"
+                    answer.path,
+                    1,
+                    f"outdated: {where} changed after this translation was made; update the "
+                    f"words to match it, then change the line to `{stamp}`",
+                    warning=True,
                 )
-            result[str(channel)] = (body, line_of(variant, "text"))
-        return result
-
-    def _listed_contacts(self, path: Path, data: LineDict) -> set[str]:
-        """The digits of every number listed under `contacts:`, checking each entry."""
-        listed: set[str] = set()
-        contacts = data.get("contacts")
-        if contacts is None:
-            return listed
-        if not isinstance(contacts, LineList):
-            self.problem(path, line_of(data, "contacts"), "`contacts:` must be a list")
-            return listed
-        for index, entry in enumerate(contacts):
-            line = line_of(contacts, index)
-            if not isinstance(entry, LineDict) or not all(
-                k in entry for k in ("number", "source", "checked")
-            ):
-                self.problem(path, line, "each contact needs `number`, `source` and `checked`")
-                continue
-            listed.add(digits(str(entry["number"])))
-        return listed
-
-    def _buttons(
-        self, path: Path, data: LineDict, countries: dict[str, tuple[str, ...]]
-    ) -> tuple[Button, ...]:
-        """Check and build the buttons of an answer."""
-        raw = data.get("buttons")
-        if raw is None:
-            return ()
-        if not isinstance(raw, LineList):
-            self.problem(path, line_of(data, "buttons"), "`buttons:` must be a list")
-            return ()
-        if len(raw) > MAX_BUTTONS:
-            self.problem(
-                path, raw.line, f"at most {MAX_BUTTONS} buttons; remove {len(raw) - MAX_BUTTONS}"
-            )
-        buttons: list[Button] = []
-        for index, entry in enumerate(raw):
-            line = line_of(raw, index)
-            title = entry.get("title") if isinstance(entry, LineDict) else None
-            payload = entry.get("payload") if isinstance(entry, LineDict) else None
-            if not isinstance(title, str) or not title.strip():
-                self.problem(path, line, "a button needs a `title:`")
-                continue
-            if len(title) > MAX_TITLE:
-                self.problem(path, line, f"button title {title!r} is over {MAX_TITLE} characters")
-            if not valid_payload(str(payload), countries):
-                self.problem(
-                    path,
-                    line,
-                    f"button payload {payload!r} is not a topic id, lang:xx, country:XX, "
-                    "delete:confirm or delete:cancel",
-                )
-                continue
-            buttons.append(Button(title.strip(), str(payload)))
-        return tuple(buttons)
 
 
-def valid_payload(payload: str, countries: dict[str, tuple[str, ...]] | None = None) -> bool:
-    """Whether a button payload is one the core understands."""
-    kind, _, value = payload.partition(":")
-    if not value:
-        return payload in ALL_TOPICS
-    if kind == "lang":
-        return value in SUPPORTED_LANGUAGES
-    if kind == "country":
-        return len(value) == 2 and value.isupper() and (countries is None or value in countries)
-    return payload in STATIC_PAYLOADS
+def load_content(
+    root: Path, today: dt.date | None = None
+) -> tuple[ContentSnapshot | None, list[ContentProblem]]:
+    """Load and check the whole content tree.
 
-
-def load_content(root: Path) -> tuple[ContentSnapshot | None, list[ContentProblem]]:
-    """Load and check the whole content tree; a snapshot only when there is no problem."""
+    Returns a snapshot when there is no error (warnings allowed) and every problem found,
+    warnings included. `today` dates the contact re-check warnings (default: today).
+    """
     loader = _Loader(root)
     fingerprint = content_fingerprint(root)
     languages = loader.languages()
     countries = loader.countries()
-    confirmed, blocked = loader.contacts()
+    contacts_path = root / "contacts.yml"
+    registry = read_registry(loader.read(contacts_path), contacts_path, countries, loader.problem)
     safety = loader.safety()
-    commands = loader.commands()
-    loader.preview = loader.preview_words()
+    preview_chars, preview_words = loader.preview_words()
     channels = loader.channel_words(languages)
-    canned = loader.canned(languages, frozenset(confirmed) | frozenset(blocked))
-    answers: dict[tuple[str, str], Answer] = {}
     topics_dir = root / "topics"
-    if topics_dir.is_dir():
-        for topic_dir in sorted(p for p in topics_dir.iterdir() if p.is_dir()):
-            if topic_dir.name not in ALL_TOPICS:
+    topic_dirs = loader.topic_dirs(topics_dir)
+    topics = frozenset(ALL_TOPICS) | frozenset(topic_dirs)
+    engine_topics = frozenset(INTENT_TOPICS) | (frozenset(topic_dirs) - frozenset(ALL_TOPICS))
+    commands = loader.commands(topics)
+    canned = loader.canned(languages, registry.known_digits)
+    reader = AnswerReader(
+        AnswerContext(
+            countries=countries,
+            languages=frozenset(languages),
+            topics=topics,
+            engine_topics=engine_topics,
+            registry=registry,
+            numbered_hint=channels.numbered_hint,
+            preview_chars=preview_chars,
+            preview_words=preview_words,
+        ),
+        loader.problem,
+    )
+    answers: dict[tuple[str, str], Answer] = {}
+    for topic, topic_dir in topic_dirs.items():
+        for path in sorted(topic_dir.glob("*.y*ml")):
+            language = path.stem
+            if path.suffix != ".yml" or language not in languages:
                 loader.problem(
-                    topic_dir,
+                    path,
                     1,
-                    f"unknown topic {topic_dir.name!r}; topic ids are {', '.join(ALL_TOPICS)}",
+                    f"name the file <language>.yml with one of {', '.join(languages)} "
+                    "(a new language is added in languages.yml first)",
                 )
                 continue
-            for path in sorted(topic_dir.glob("*.y*ml")):
-                language = path.stem
-                if path.suffix != ".yml" or language not in languages:
-                    loader.problem(
-                        path, 1, f"name the file <language>.yml with one of {', '.join(languages)}"
-                    )
-                    continue
-                answer = loader.answer(
-                    path, topic_dir.name, language, countries, confirmed, blocked
-                )
-                if answer is not None:
-                    answers[(topic_dir.name, language)] = answer
+            data = loader.read(path)
+            answer = reader.read(data, path, topic, language) if data is not None else None
+            if answer is not None:
+                answers[(topic, language)] = answer
     for info in languages.values():
         if not info.complete:
             continue
-        for topic in ALL_TOPICS:
+        for topic in sorted(topics):
             path = topics_dir / topic / f"{info.code}.yml"
-            if (topic, info.code) not in answers and path.exists() is False:
-                loader.problem(path, 1, f"missing: every topic needs an answer in {info.name}")
-    if loader.problems:
+            if (topic, info.code) not in answers and not path.exists():
+                loader.problem(
+                    path,
+                    1,
+                    f"missing: every topic needs an answer in {info.name} ({info.code}), a "
+                    "complete language; write this file",
+                )
+    loader.repeated_examples(answers)
+    loader.translation_warnings(answers, languages)
+    for contact, age in stale_contacts(registry, today or dt.date.today()):
+        loader.problem(
+            contacts_path,
+            registry.lines[contact.id],
+            f"{contact.id} ({contact.number}) was last checked {age} days ago, more than "
+            f"recheck_after_days ({registry.recheck_days}); check it with {contact.operator} "
+            "and update `checked:`",
+            warning=True,
+        )
+    warnings = tuple(p for p in loader.problems if p.warning)
+    if len(warnings) < len(loader.problems):
         return None, loader.problems
     snapshot = ContentSnapshot(
         answers=answers,
@@ -719,5 +590,10 @@ def load_content(root: Path) -> tuple[ContentSnapshot | None, list[ContentProble
         fingerprint=fingerprint,
         channels=channels,
         canned=canned,
+        topics=topics,
+        engine_topics=engine_topics,
+        contacts=registry.contacts,
+        source_language=loader.source_language,
+        warnings=warnings,
     )
-    return snapshot, []
+    return snapshot, loader.problems

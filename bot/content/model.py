@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,10 @@ class Button:
 
 @dataclass(frozen=True)
 class Answer:
-    """One answer file: a topic in one language, with optional per-country texts."""
+    """One answer file: a topic in one language, with optional per-country texts.
+
+    Texts are stored with their `{contact:ID}` placeholders already replaced by numbers.
+    """
 
     topic: str
     language: str
@@ -29,6 +33,9 @@ class Answer:
     by_country: dict[str, str]
     path: Path
     by_channel: dict[str, str] = field(default_factory=dict)
+    examples: tuple[str, ...] = ()
+    words_hash: str = ""
+    translated_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,19 +50,43 @@ class Rendered:
 
 @dataclass(frozen=True)
 class ContentProblem:
-    """A problem in a content file, phrased for an editor: where, what, and the fix."""
+    """A problem in a content file, phrased for an editor: where, what, and the fix.
+
+    An error keeps the whole edit out of use; a warning is shown but changes nothing.
+    """
 
     path: Path
     line: int
     message: str
+    warning: bool = False
+
+    def shown_path(self, root: Path) -> str:
+        """The file's path relative to the content root's parent (`content/...`)."""
+        try:
+            return str(self.path.relative_to(root.parent))
+        except ValueError:
+            return str(self.path)
 
     def format(self, root: Path) -> str:
-        """Render as `file:line: message` relative to the content root's parent."""
-        try:
-            shown = self.path.relative_to(root.parent)
-        except ValueError:
-            shown = self.path
-        return f"{shown}:{self.line}: {self.message}"
+        """Render as `file:line: message` (`file:line: warning: message` for a warning)."""
+        kind = "warning: " if self.warning else ""
+        return f"{self.shown_path(root)}:{self.line}: {kind}{self.message}"
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A help contact from contacts.yml, referenced by id from answers as `{contact:ID}`."""
+
+    id: str
+    number: str
+    country: str
+    kind: str
+    name: str
+    operator: str
+    hours: str
+    languages: tuple[str, ...]
+    source: str
+    checked: dt.date
 
 
 @dataclass(frozen=True)
@@ -67,6 +98,7 @@ class LanguageInfo:
     names: tuple[str, ...]
     complete: bool
     fallback: str | None
+    fallback_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -109,3 +141,8 @@ class ContentSnapshot:
     fingerprint: str = field(default="")
     channels: ChannelWords = field(default_factory=ChannelWords)
     canned: dict[str, CannedReply] = field(default_factory=dict)
+    topics: frozenset[str] = field(default_factory=frozenset)
+    engine_topics: frozenset[str] = field(default_factory=frozenset)
+    contacts: dict[str, Contact] = field(default_factory=dict)
+    source_language: str = "en"
+    warnings: tuple[ContentProblem, ...] = ()

@@ -74,21 +74,28 @@ class ContentStore:
     def render(
         self, topic: str, language: str, country: str | None = None, channel: str | None = None
     ) -> Rendered:
-        """The answer for a topic in a language (falling back as languages.yml says).
+        """The answer for a topic in a language, or in its fallback language saying so.
 
         A channel's own text (`channels:`) wins over a country's, which wins over the default.
+        A partial language's missing topic is shown in its fallback language after the
+        language's `fallback_note` (written in the language the person chose).
         """
         snapshot = self.current()
         chosen = language
         answer = snapshot.answers.get((topic, chosen))
+        seen = {chosen}
         while answer is None:
             info = snapshot.languages.get(chosen)
-            fallback = info.fallback if info else None
-            chosen = fallback or "en"
-            answer = snapshot.answers.get((topic, chosen))
-            if answer is None and chosen == "en":
+            fallback = info.fallback if info and info.fallback else snapshot.source_language
+            if fallback in seen:
                 raise KeyError(f"no answer for topic {topic!r}")
+            seen.add(fallback)
+            chosen = fallback
+            answer = snapshot.answers.get((topic, chosen))
         text = answer.by_country.get(country, answer.text) if country else answer.text
         if channel is not None:
             text = answer.by_channel.get(channel, text)
+        requested = snapshot.languages.get(language)
+        if chosen != language and requested is not None and requested.fallback_note:
+            text = f"{requested.fallback_note}\n\n{text}"
         return Rendered(topic=topic, language=chosen, text=text, buttons=answer.buttons)

@@ -1,0 +1,73 @@
+"""Translation status: which topics each language has, and which are older than their source."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from bot.content.model import ContentSnapshot
+
+HASH_CHARS = 10
+
+
+class Status(enum.StrEnum):
+    """Where one topic stands in one language."""
+
+    COMPLETE = "complete"
+    MISSING = "missing"
+    OUTDATED = "outdated"
+    FALLBACK = "fallback"
+
+
+def words_hash(data: dict[str, Any]) -> str:
+    """A short hash of the words a translator translates (texts and button titles).
+
+    Examples, sources, dates and reviews are left out: changing them needs no new translation.
+    Placeholders are hashed as written, so a contact's new number does not outdate anything.
+    """
+    words = {
+        "text": data.get("text"),
+        "by_country": data.get("by_country"),
+        "channels": data.get("channels"),
+        "buttons": [
+            (b.get("title"), b.get("payload")) if isinstance(b, dict) else b
+            for b in data.get("buttons") or []
+        ],
+    }
+    encoded = json.dumps(words, sort_keys=True, ensure_ascii=False, default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()[:HASH_CHARS]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One topic in one language: its status, and the language a person would read instead."""
+
+    status: Status
+    shown_in: str | None = None
+
+
+def translation_table(snapshot: ContentSnapshot) -> dict[str, dict[str, Cell]]:
+    """Topics × languages: complete, missing, outdated, or served in the fallback language."""
+    source = snapshot.source_language
+    table: dict[str, dict[str, Cell]] = {}
+    for topic in sorted(snapshot.topics):
+        row: dict[str, Cell] = {}
+        original = snapshot.answers.get((topic, source))
+        for code, info in snapshot.languages.items():
+            answer = snapshot.answers.get((topic, code))
+            if answer is None:
+                fallback = info.fallback if not info.complete else None
+                row[code] = Cell(Status.FALLBACK, fallback) if fallback else Cell(Status.MISSING)
+            elif (
+                code != source
+                and original is not None
+                and answer.translated_from != original.words_hash
+            ):
+                row[code] = Cell(Status.OUTDATED, code)
+            else:
+                row[code] = Cell(Status.COMPLETE, code)
+        table[topic] = row
+    return table
