@@ -1,4 +1,4 @@
-"""Command line: `python -m bot serve|migrate|content-check|content-status|telegram-profile|users`."""
+"""Command line: `python -m bot serve|migrate|content-check|content-status|users|...`."""
 
 from __future__ import annotations
 

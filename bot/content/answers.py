@@ -14,7 +14,7 @@ from bot.content.model import Answer, Button
 from bot.content.phones import digits, phone_numbers
 from bot.content.translations import HASH_CHARS, words_hash
 from bot.content.views import CHANNEL_LIMITS, READABLE_CHARS, whatsapp_body
-from bot.content.yamlfile import LineDict, LineList, line_of
+from bot.content.yamlfile import LineDict, LineList, line_of, text_line_of
 from bot.text import fold
 
 ANSWER_KEYS = (
@@ -100,7 +100,7 @@ class AnswerReader:
                 path, line_of(data, "text"), "`text:` is missing or empty; write the answer"
             )
             return None
-        raw: dict[str, tuple[str, int]] = {"": (text, line_of(data, "text"))}
+        raw: dict[str, tuple[str, int]] = {"": (text, text_line_of(data, "text"))}
         raw.update(self._country_texts(path, data))
         raw.update(self._channel_texts(path, data))
         filled = {
@@ -154,7 +154,7 @@ class AnswerReader:
             elif not isinstance(variant, str) or not variant.strip():
                 self.report(path, line, f"the text for {code} is empty")
             else:
-                result[f"country:{code}"] = (variant, line)
+                result[f"country:{code}"] = (variant, text_line_of(table, code))
         return result
 
     def _channel_texts(self, path: Path, data: LineDict) -> dict[str, tuple[str, int]]:
@@ -193,13 +193,13 @@ class AnswerReader:
                 self.report(
                     path, line, f"the {channel} variant may only have `text:`; remove {extra}"
                 )
-            result[f"channel:{channel}"] = (body, line_of(variant, "text"))
+            result[f"channel:{channel}"] = (body, text_line_of(variant, "text"))
         return result
 
     def _fill(self, path: Path, line: int, body: str) -> str:
         """Replace placeholders; refuse typed numbers and placeholders that name nothing."""
         registry = self.context.registry
-        for number in phone_numbers(PLACEHOLDER.sub(" contact ", body), registry.known_digits):
+        for number, at in _numbers_with_lines(body, line, registry.known_digits):
             key = digits(number)
             by_number = [c.id for c in registry.contacts.values() if digits(c.number) == key]
             if key in registry.blocked:
@@ -215,10 +215,11 @@ class AnswerReader:
                     "is not in content/contacts.yml; a number reaches a person only once the "
                     "facts sheet confirms it and contacts.yml lists it; then write {contact:ID}"
                 )
-            self.report(path, line, f"{number} {fix}")
+            self.report(path, at, f"{number} {fix}")
         text, unknown = fill(body, registry.contacts)
         for placeholder in unknown:
-            self.report(path, line, placeholder_fix(placeholder, registry.contacts))
+            at = line + body[: body.index(placeholder)].count("\n")
+            self.report(path, at, placeholder_fix(placeholder, registry.contacts))
         return text
 
     def _check_text(
@@ -401,3 +402,12 @@ class AnswerReader:
 def _is_date(value: Any) -> bool:
     """Whether a YAML value is a plain date (not a datetime or a string)."""
     return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+
+
+def _numbers_with_lines(body: str, first_line: int, known: frozenset[str]) -> list[tuple[str, int]]:
+    """Every phone number typed in a text (placeholders aside), with the file line it is on."""
+    found: list[tuple[str, int]] = []
+    for offset, text_line in enumerate(body.split("\n")):
+        for number in phone_numbers(PLACEHOLDER.sub(" contact ", text_line), known):
+            found.append((number, first_line + offset))
+    return found

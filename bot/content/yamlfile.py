@@ -6,14 +6,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, SequenceNode
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 
 class LineDict(dict[Any, Any]):
-    """A dict that knows the line of each key (1-based) and of itself."""
+    """A dict that knows the line of each key (1-based), where each text value starts, and itself.
+
+    `text_lines[key]` is the line of a text value's first character: the line after the key
+    for a `|` or `>` block, the key's own line for text written after the colon.
+    """
 
     line: int = 1
     lines: dict[Any, int]
+    text_lines: dict[Any, int]
 
 
 class LineList(list[Any]):
@@ -33,6 +38,7 @@ def _mapping(loader: _LineLoader, node: MappingNode) -> LineDict:
     result = LineDict()
     result.line = node.start_mark.line + 1
     result.lines = {}
+    result.text_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in result:
@@ -44,6 +50,8 @@ def _mapping(loader: _LineLoader, node: MappingNode) -> LineDict:
             )
         result[key] = loader.construct_object(value_node, deep=True)
         result.lines[key] = key_node.start_mark.line + 1
+        block = isinstance(value_node, ScalarNode) and value_node.style in ("|", ">")
+        result.text_lines[key] = value_node.start_mark.line + 1 + (1 if block else 0)
     return result
 
 
@@ -76,6 +84,13 @@ def load_yaml(path: Path) -> Any:
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
+        if exc.context == "while scanning a quoted scalar" and exc.context_mark is not None:
+            # The end of the file is where libyaml noticed; the open quote is the fault.
+            raise YamlError(
+                exc.context_mark.line + 1,
+                "this quote is never closed; add the closing quote at the end of the text "
+                "(or remove the opening one)",
+            ) from exc
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         problem = exc.problem or str(exc)
@@ -93,3 +108,10 @@ def line_of(container: Any, key: Any, default: int = 1) -> int:
     if isinstance(container, LineList) and isinstance(key, int) and key < len(container.lines):
         return container.lines[key]
     return getattr(container, "line", default)
+
+
+def text_line_of(container: Any, key: Any) -> int:
+    """The line where a key's text value starts (see LineDict.text_lines)."""
+    if isinstance(container, LineDict):
+        return container.text_lines.get(key, line_of(container, key))
+    return line_of(container, key)
