@@ -36,6 +36,13 @@ class Role(enum.StrEnum):
 
     CASEWORKER = "caseworker"
     SUPERVISOR = "supervisor"
+    # Maintains the answer files: sees the content pages only, never a person or the queue.
+    EDITOR = "editor"
+
+    @property
+    def sees_people(self) -> bool:
+        """Whether this role may open the queue, conversations, the audit log and settings."""
+        return self is not Role.EDITOR
 
 
 class AccountError(ValueError):

@@ -26,8 +26,11 @@ async def run_users_command(settings: Settings, args: argparse.Namespace) -> int
                 if getpass.getpass("Again: ") != password:
                     print("The two passwords differ; nothing was created.")
                     return 1
-            await accounts.add(args.username, password, Role(args.role))
-            print(f"Account {args.username.strip().lower()!r} created ({args.role}).")
+            role = Role(args.role)
+            await accounts.add(args.username, password, role)
+            print(f"Account {args.username.strip().lower()!r} created ({role}).")
+            if not role.sees_people:
+                print("Editors see only the content pages: never the queue or a conversation.")
         else:
             uri = await accounts.enable_totp(args.username)
             print("Add this to an authenticator app (or make a QR code of it):")

@@ -1,9 +1,10 @@
-"""The caseworker console under /console: sign-in, the queue, the audit log.
+"""The caseworker console under /console: sign-in, the queue, the audit log, content pages.
 
 Every page and API under /console needs a signed-in account; every state-changing
-request needs the session's CSRF token. The decisions (who may sign in, what the
-queue holds, what is audited) live in bot/accounts.py, bot/staff_sessions.py,
-bot/queue.py and bot/audit.py.
+request needs the session's CSRF token. Editors may open only the content pages
+(handlers/console_content.py): every other page and API refuses them. The decisions
+(who may sign in, what the queue holds, what is audited) live in bot/accounts.py,
+bot/staff_sessions.py, bot/queue.py and bot/audit.py.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from bot.handoff import InvalidTransition
 from bot.queue import waiting_conversations
 from bot.staff_sessions import ABSOLUTE_TIMEOUT, Session, SessionStore
 from handlers.bodies import BodyTooLarge, parse_form, read_capped
+from handlers.console_content import ContentPages
 
 COOKIE = "rota_console"
 LOGIN_CSRF_COOKIE = "rota_login_csrf"
@@ -95,13 +97,21 @@ class Console:
         self._accounts = accounts
         self._store = store
         self._audit = audit
+        self._content = ContentPages(render, SECURITY_HEADERS)
 
     def routes(self) -> list[Route]:
         """Every console route; all but the sign-in page need a session."""
+        content = self._content
         return [
             Route("/console/login", self.login_page, methods=["GET"]),
             Route("/console/login", self.login, methods=["POST"]),
-            Route("/console/logout", self.signed_in(self.logout), methods=["POST"]),
+            Route("/console/logout", self.signed_in(self.logout, editors=True), methods=["POST"]),
+            Route("/console/content", self.signed_in(content.status, editors=True)),
+            Route("/console/content/show", self.signed_in(content.show, editors=True)),
+            Route(
+                "/console/content/{topic}/{language}",
+                self.signed_in(content.preview, editors=True),
+            ),
             Route("/console", self.signed_in(self.queue), methods=["GET"]),
             Route("/console/audit", self.signed_in(self.audit_page), methods=["GET"]),
             Route("/console/api/queue", self.signed_in(self.queue_json), methods=["GET"]),
@@ -132,15 +142,23 @@ class Console:
 
     # --- the guard -------------------------------------------------------------
 
-    def signed_in(self, page: Page) -> Callable[[Request], Awaitable[Response]]:
-        """Wrap a page: no session → sign-in page (or 401 for the API); POST needs CSRF."""
+    def signed_in(
+        self, page: Page, editors: bool = False
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap a page: no session → sign-in page (or 401 for the API); POST needs CSRF.
+
+        Editors are refused unless `editors` is set: they never see a person or the queue.
+        """
 
         async def guarded(request: Request) -> Response:
             session = await self._store.find(request.cookies.get(COOKIE))
+            api = request.url.path.startswith("/console/api/") or request.method != "GET"
             if session is None:
-                if request.url.path.startswith("/console/api/") or request.method != "GET":
+                if api:
                     return JSONResponse({"error": "sign in first"}, 401, headers=SECURITY_HEADERS)
                 return RedirectResponse("/console/login", 303, headers=SECURITY_HEADERS)
+            if not editors and not session.role.sees_people:
+                return self._editor_refused(request, session, api)
             if request.method != "GET":
                 given = request.headers.get("x-csrf-token")
                 if given is None:
@@ -161,6 +179,16 @@ class Console:
             return await page(request, session)
 
         return guarded
+
+    @staticmethod
+    def _editor_refused(request: Request, session: Session, api: bool) -> Response:
+        """An editor asked for casework: home to the content pages, or 403."""
+        if request.url.path == "/console" and not api:
+            return RedirectResponse("/console/content", 303, headers=SECURITY_HEADERS)
+        reason = "Editors see only the content pages."
+        if api:
+            return JSONResponse({"error": reason}, 403, headers=SECURITY_HEADERS)
+        return render("forbidden.html", 403, staff=session, reason=reason)
 
     async def _form(self, request: Request) -> dict[str, str] | None:
         """A small urlencoded form, read once per request."""
@@ -217,7 +245,8 @@ class Console:
             return self._login_form(request, "Wrong username, password or code.", 401)
         token, _csrf = await self._store.start(who.staff_id, request.cookies.get(COOKIE))
         await self._audit.record(who.staff_id, who.username, Action.SIGN_IN)
-        response = RedirectResponse("/console", 303, headers=SECURITY_HEADERS)
+        home = "/console" if who.role.sees_people else "/console/content"
+        response = RedirectResponse(home, 303, headers=SECURITY_HEADERS)
         response.set_cookie(
             COOKIE,
             token,

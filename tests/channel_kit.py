@@ -16,6 +16,7 @@ from starlette.datastructures import ImmutableMultiDict
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
+from bot.accounts import Role
 from bot.app import Components
 from bot.db.session import sync_url
 from tests.factories import App
@@ -46,6 +47,12 @@ def console_sign_in(client: TestClient, username: str) -> int:
         follow_redirects=False,
     )
     return response.status_code
+
+
+def console_account(client: TestClient, app: App, username: str, role: Role) -> None:
+    """Create a console account (password CONSOLE_PASSWORD) through the running app."""
+    add = parts(app).accounts.add
+    client.portal.call(add, username, CONSOLE_PASSWORD, role)  # type: ignore[union-attr]
 
 
 def topic_route(said: str) -> str:

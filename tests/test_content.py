@@ -137,7 +137,8 @@ def test_unknown_contacts_and_placeholders_are_refused_with_a_suggestion(
     problems = problems_in(content_copy)
     assert len(problems) == 2
     assert any(
-        "goodbye/en.yml:" in p and "{contact:za_polise} names no contact" in p
+        "goodbye/en.yml:" in p
+        and "{contact:za_polise} names no contact" in p
         and "did you mean {contact:za_police}" in p
         for p in problems
     )

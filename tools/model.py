@@ -41,15 +41,19 @@ def data_hash(rasa_dir: Path = RASA_DIR) -> str:
     return digest.hexdigest()[:16]
 
 
-def model_path(rasa_dir: Path = RASA_DIR, content_dir: Path = CONTENT_DIR) -> Path:
+def model_path(
+    rasa_dir: Path = RASA_DIR, content_dir: Path = CONTENT_DIR, models_dir: Path | None = None
+) -> Path:
     """Where the model for the current training data (content examples included) lives."""
     generate(content_dir, rasa_dir)
-    return rasa_dir / "models" / f"rota-{data_hash(rasa_dir)}.tar.gz"
+    return (models_dir or rasa_dir / "models") / f"rota-{data_hash(rasa_dir)}.tar.gz"
 
 
-def train(rasa_dir: Path = RASA_DIR, content_dir: Path = CONTENT_DIR) -> Path:
+def train(
+    rasa_dir: Path = RASA_DIR, content_dir: Path = CONTENT_DIR, models_dir: Path | None = None
+) -> Path:
     """Train the model for the current data unless it is cached; prune old ones."""
-    target = model_path(rasa_dir, content_dir)
+    target = model_path(rasa_dir, content_dir, models_dir)
     models = target.parent
     if target.exists():
         print(f"model up to date: {target}")

@@ -45,12 +45,14 @@ def running_stack(
     database_url: str | None = None,
     content_dir: Path | None = None,
     extra_env: dict[str, str] | None = None,
+    model: Path | None = None,
 ) -> Iterator[Stack]:
     """Run Rasa and the gateway until the block ends; logs go to work_dir.
 
-    `extra_env` adds gateway settings (e.g. channels pointed at recording servers).
+    `extra_env` adds gateway settings (e.g. channels pointed at recording servers);
+    `model` runs another trained model than the one for rasa_project/ and content/.
     """
-    model = model_path()
+    model = model or model_path()
     if not model.exists():
         raise RuntimeError(f"no model at {model}; run `make train`")
     work_dir.mkdir(parents=True, exist_ok=True)

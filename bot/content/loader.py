@@ -72,7 +72,7 @@ class _Loader:
     def read(self, path: Path) -> Any:
         """Load a YAML file, recording a problem (and returning None) if it is unreadable."""
         if not path.is_file():
-            self.problem(path, 1, "this file is missing; create it (see docs/content-format.md)")
+            self.problem(path, 1, "this file is missing; create it (see content/README.md)")
             return None
         try:
             return load_yaml(path)
