@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, func, select
 from starlette.applications import Starlette
 
 from bot.app import create_app
+from bot.content.loader import load_content
 from bot.content.store import ContentStore
 from bot.db.migrate import upgrade
 from bot.db.models import Base
@@ -105,3 +106,16 @@ def message(user_id: str, text: str | None = None, payload: str | None = None) -
     if payload is not None:
         body["payload"] = payload
     return body
+
+
+def shown_texts(
+    content_dir: Path, topic: str, language: str, channel: str | None = None
+) -> set[str]:
+    """Every text an answer can show (default, per country, the channel's), numbers filled in."""
+    snapshot, problems = load_content(content_dir)
+    assert snapshot is not None, problems
+    answer = snapshot.answers[(topic, language)]
+    texts = {answer.text, *answer.by_country.values()}
+    if channel is not None and channel in answer.by_channel:
+        texts.add(answer.by_channel[channel])
+    return texts

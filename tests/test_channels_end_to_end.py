@@ -20,6 +20,7 @@ from tests.channel_kit import (
     telegram_update,
     twilio_form,
 )
+from tests.factories import shown_texts
 from tests.fakes.telegram_api import Call, FakeTelegram
 from tests.fakes.twilio_api import TEST_AUTH_TOKEN, FakeTwilio, Sent
 from tools.stack import Stack
@@ -35,11 +36,7 @@ def said(language: str, topic: str) -> str:
 
 def answers(stack: Stack, topic: str, language: str, channel: str) -> set[str]:
     """Every text a topic's answer file can show on a channel (default, countries, channel)."""
-    path = stack.log_dir / "content" / "topics" / topic / f"{language}.yml"
-    data: dict[str, Any] = yaml.safe_load(path.read_text())
-    texts = {data["text"].strip(), *(t.strip() for t in (data.get("by_country") or {}).values())}
-    variant = (data.get("channels") or {}).get(channel)
-    return texts | ({variant["text"].strip()} if variant else set())
+    return shown_texts(stack.log_dir / "content", topic, language, channel)
 
 
 def wait_until(check: Any, timeout: float = 30.0) -> Any:

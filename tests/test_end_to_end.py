@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from bot.topics import ALL_TOPICS, INTENT_TOPICS
+from tests.factories import shown_texts
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -37,8 +38,7 @@ def post(stack: Stack, user: str, text: str | None = None, payload: str | None =
 
 def answer_texts(stack: Stack, topic: str, language: str) -> list[str]:
     """Every text the answer file of a topic may show (default and per country)."""
-    data = yaml.safe_load((content_dir(stack) / "topics" / topic / f"{language}.yml").read_text())
-    return [data["text"].strip(), *(t.strip() for t in (data.get("by_country") or {}).values())]
+    return sorted(shown_texts(content_dir(stack), topic, language))
 
 
 def content_dir(stack: Stack) -> Path:
