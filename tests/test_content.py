@@ -271,7 +271,10 @@ def test_canned_replies_need_every_language_and_no_phone_numbers(content_copy: P
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     problems = problems_in(content_copy)
     assert any("canned.yml" in p and "hello: write the" in p and "(es:)" in p for p in problems)
-    assert any("safe_to_talk (en) has a phone number" in p for p in problems)
+    assert any(
+        "safe_to_talk (en) has a typed phone number" in p and "{contact:ID}" in p
+        for p in problems
+    )
 
 
 def test_alarming_words_are_kept_out_of_a_lock_screen_preview(content_copy: Path) -> None:
@@ -291,3 +294,14 @@ def test_alarming_words_are_kept_out_of_a_lock_screen_preview(content_copy: Path
     snapshot, problems_after = load_content(content_copy)
     assert snapshot is not None
     assert all(p.warning and "outdated" in p.message for p in problems_after)
+
+
+def test_canned_replies_name_numbers_by_contact_id(content_copy: Path) -> None:
+    """A ready reply may give a hotline as {contact:ID}; the caseworker sends the number."""
+    path = content_copy / "canned.yml"
+    data = yaml.safe_load(path.read_text())
+    data["canned"]["safe_to_talk"]["en"] = "You can also call {contact:za_trafficking_line}."
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    snapshot, problems = load_content(content_copy)
+    assert snapshot is not None, problems
+    assert snapshot.canned["safe_to_talk"].texts["en"] == "You can also call 0800 222 777."

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from bot.content.answers import AnswerContext, AnswerReader
-from bot.content.contacts import read_registry, stale_contacts
+from bot.content.contacts import (
+    PLACEHOLDER,
+    Registry,
+    fill,
+    placeholder_fix,
+    read_registry,
+    stale_contacts,
+)
 from bot.content.model import (
     Answer,
     CannedReply,
@@ -223,9 +230,12 @@ class _Loader:
         return chars, frozenset(fold(w) for w in words)
 
     def canned(
-        self, languages: dict[str, LanguageInfo], known_numbers: frozenset[str]
+        self, languages: dict[str, LanguageInfo], registry: Registry
     ) -> dict[str, CannedReply]:
-        """Read canned.yml: caseworkers' ready replies, each in every complete language."""
+        """Read canned.yml: caseworkers' ready replies, each in every complete language.
+
+        Like answers, they name numbers as {contact:ID}; a typed number is an error.
+        """
         path = self.root / "canned.yml"
         if not path.exists():
             return {}
@@ -260,15 +270,19 @@ class _Loader:
                     self.problem(
                         path, where, f"{reply_id} ({code}) is over {MAX_CANNED_TEXT} characters"
                     )
-                elif phone_numbers(body, known_numbers):
+                    continue
+                filled, unknown = fill(body, registry.contacts)
+                for placeholder in unknown:
+                    self.problem(path, where, placeholder_fix(placeholder, registry.contacts))
+                if phone_numbers(PLACEHOLDER.sub(" contact ", body), registry.known_digits):
                     self.problem(
                         path,
                         where,
-                        f"{reply_id} ({code}) has a phone number; numbers belong in answer files "
-                        "(help_contacts) as {contact:ID} from contacts.yml",
+                        f"{reply_id} ({code}) has a typed phone number; write {{contact:ID}} "
+                        "with an id from contacts.yml instead",
                     )
-                else:
-                    texts[code] = body.strip()
+                elif not unknown:
+                    texts[code] = filled.strip()
             for key in entry:
                 if key != "title" and key not in languages:
                     self.problem(path, line_of(entry, key), f"{reply_id}: unknown key {key!r}")
@@ -524,7 +538,7 @@ def load_content(
     topics = frozenset(ALL_TOPICS) | frozenset(topic_dirs)
     engine_topics = frozenset(INTENT_TOPICS) | (frozenset(topic_dirs) - frozenset(ALL_TOPICS))
     commands = loader.commands(topics)
-    canned = loader.canned(languages, registry.known_digits)
+    canned = loader.canned(languages, registry)
     reader = AnswerReader(
         AnswerContext(
             countries=countries,
