@@ -57,6 +57,11 @@ class ContentStore:
                 return False
             if self._snapshot is not None:
                 log.info("content reloaded (%d answers)", len(snapshot.answers))
+            if snapshot.warnings:
+                log.warning(
+                    "content has %d warning(s); run make content-check to see them",
+                    len(snapshot.warnings),
+                )
             self._snapshot = snapshot
             return True
 
