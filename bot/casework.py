@@ -126,7 +126,9 @@ class Casework:
 
     @staticmethod
     def _may_see(conversation: Conversation, who: Session) -> bool:
-        """Supervisors see all; caseworkers see the queue and their own conversations."""
+        """Supervisors see all; caseworkers the queue and their own; editors nothing."""
+        if not who.role.sees_people:
+            return False
         return (
             who.role is Role.SUPERVISOR
             or conversation.status == Status.QUEUED
@@ -136,6 +138,8 @@ class Casework:
     @staticmethod
     def _may_act(conversation: Conversation, who: Session) -> bool:
         """Supervisors, or the caseworker who holds the conversation, may change it."""
+        if not who.role.sees_people:
+            return False
         return who.role is Role.SUPERVISOR or (
             conversation.status == Status.HUMAN and conversation.assigned_to == who.staff_id
         )
@@ -401,7 +405,7 @@ class Casework:
             target = await session.scalar(
                 select(Staff).where(Staff.username == to_username.strip().lower())
             )
-            if target is None or target.disabled:
+            if target is None or target.disabled or target.role == Role.EDITOR.value:
                 raise CaseworkError(Refusal.NO_SUCH_STAFF)
             await self._move(session, conversation, Transition.TRANSFER, assigned_to=target.id)
             await session.commit()
@@ -432,11 +436,13 @@ class Casework:
         return conversation
 
     async def staff_names(self) -> list[str]:
-        """Active accounts a conversation can be transferred to."""
+        """Active caseworker and supervisor accounts a conversation can be transferred to."""
         async with self._sessions() as session:
             return list(
                 await session.scalars(
-                    select(Staff.username).where(Staff.disabled.is_(False)).order_by(Staff.username)
+                    select(Staff.username)
+                    .where(Staff.disabled.is_(False), Staff.role != Role.EDITOR.value)
+                    .order_by(Staff.username)
                 )
             )
 

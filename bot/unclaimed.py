@@ -17,8 +17,9 @@ import logging
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.accounts import Role
 from bot.core import ConversationService
-from bot.db.models import Conversation, StaffSession, utcnow
+from bot.db.models import Conversation, Staff, StaffSession, utcnow
 from bot.delivery import DeliveryService
 from bot.handoff import Status
 from bot.staff_sessions import IDLE_TIMEOUT
@@ -51,7 +52,12 @@ class UnclaimedWatch:
             count = await session.scalar(
                 select(func.count())
                 .select_from(StaffSession)
-                .where(StaffSession.last_seen_at > now - IDLE_TIMEOUT)
+                .join(Staff, Staff.id == StaffSession.staff_id)
+                .where(
+                    StaffSession.last_seen_at > now - IDLE_TIMEOUT,
+                    # An editor on the content pages cannot take a chat.
+                    Staff.role != Role.EDITOR.value,
+                )
             )
             return bool(count)
 

@@ -8,7 +8,7 @@ next page load; while the files on disk have errors the last good version stays 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -41,18 +41,24 @@ def content_store(request: Request) -> ContentStore:
     return store
 
 
-def messages(store: ContentStore, problems: list[ContentProblem] | None = None) -> list[Message]:
+def messages(store: ContentStore, problems: Iterable[ContentProblem]) -> list[Message]:
     """Checker messages as `file:line: message`, errors first, then warnings."""
-    found = store.problems if problems is None else problems
-    ordered = sorted(found, key=lambda p: (p.warning, p.shown_path(store.root), p.line))
+    ordered = sorted(problems, key=lambda p: (p.warning, p.shown_path(store.root), p.line))
     return [Message(p.format(store.root), p.warning) for p in ordered]
 
 
-def cell_label(cell: Cell, snapshot: ContentSnapshot) -> str:
+def language_name(snapshot: ContentSnapshot, code: str) -> str:
+    """A language's own name (`Português`), or its code if the content does not list it."""
+    info = snapshot.languages.get(code)
+    return info.name if info else code
+
+
+def cell_label(cell: Cell | None, snapshot: ContentSnapshot) -> str:
     """What a status cell says, e.g. `outdated` or `fallback: shown in English`."""
+    if cell is None:
+        return "unknown"
     if cell.status is Status.FALLBACK and cell.shown_in:
-        info = snapshot.languages.get(cell.shown_in)
-        return f"fallback: shown in {info.name if info else cell.shown_in}"
+        return f"fallback: shown in {language_name(snapshot, cell.shown_in)}"
     return str(cell.status)
 
 
@@ -71,7 +77,8 @@ def preview_in_force(
         raise KeyError(f"There is no country {country!r} in countries.yml.")
     if topic not in snapshot.topics or language not in snapshot.languages:
         raise KeyError(f"There is no topic {topic!r} in language {language!r}.")
-    # The files were checked just now, so preview() renders from this same snapshot.
+    # preview() takes the store's snapshot again: almost always this one, but a reload may
+    # come in between, so the page looks things up in `snapshot` without assuming.
     return preview(store, topic, language, country), snapshot
 
 
@@ -105,6 +112,7 @@ class ContentPages:
             "content.html",
             staff=session,
             loaded=True,
+            source_name=language_name(snapshot, snapshot.source_language),
             languages=snapshot.languages,
             rows=rows,
             messages=messages(store, found),
@@ -136,21 +144,21 @@ class ContentPages:
         except KeyError as exc:
             return self._render("not_found.html", 404, staff=session, reason=exc.args[0])
         answer = snapshot.answers.get((topic, shown.shown_language))
-        cell = translation_table(snapshot)[topic][language]
+        cell = translation_table(snapshot).get(topic, {}).get(language)
         return self._render(
             "content_preview.html",
             staff=session,
             p=shown,
             channel_names=CHANNEL_NAMES,
-            language_name=snapshot.languages[language].name,
-            shown_name=snapshot.languages[shown.shown_language].name,
+            language_name=language_name(snapshot, language),
+            shown_name=language_name(snapshot, shown.shown_language),
             translation=cell_label(cell, snapshot),
-            translation_class=str(cell.status),
+            translation_class=str(cell.status) if cell else "",
             topics=sorted(snapshot.topics),
             languages=snapshot.languages,
             countries=sorted(snapshot.country_names),
             own_text=frozenset(answer.by_country) if answer else frozenset(),
-            messages=messages(store, list(shown.problems)),
+            messages=messages(store, shown.problems),
             link=preview_link,
         )
 

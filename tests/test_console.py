@@ -475,6 +475,30 @@ async def test_with_caseworkers_on_duty_the_notice_waits_for_the_configured_time
     assert banner is not None and "hidden" not in banner.group(0)
 
 
+async def test_an_editor_signed_in_does_not_count_as_someone_on_duty(console: App) -> None:
+    """An editor cannot take a chat: with only an editor signed in, help numbers go at once."""
+    await add_account(console, "eva", Role.EDITOR)
+    async with console.client() as person, console.client() as eva:
+        conversation = await queued_conversation(person)
+        await sign_in(eva, "eva")
+        assert await components(console).unclaimed.sweep() == [conversation]
+
+
+async def test_a_conversation_cannot_be_transferred_to_an_editor(console: App) -> None:
+    """Editors are not offered as colleagues, and a transfer to one is refused."""
+    await add_account(console, "ana")
+    await add_account(console, "eva", Role.EDITOR)
+    async with console.client() as person, console.client() as ana:
+        base = await claimed_by_ana(console, person, ana)
+        page = await ana.get(base)
+        moved = await ana.post(
+            f"{base}/transfer", data={"csrf_token": await csrf_of(ana, base), "to": "eva"}
+        )
+    assert ">eva<" not in page.text and 'value="eva"' not in page.text
+    assert moved.status_code in (403, 422)
+    assert sql(console, "SELECT count(*) FROM audit_log WHERE action = 'transfer'") == [(0,)]
+
+
 async def test_a_claimed_conversation_gets_no_unclaimed_notice(console: App) -> None:
     """Taken in time: the person is not told that nobody is free."""
     await add_account(console, "ana")

@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import re
 import shutil
+import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -198,3 +199,38 @@ def test_two_caseworkers_claim_in_two_browsers_and_one_is_refused(
     expect(tabs[1].locator("main")).to_contain_text("another caseworker took this conversation")
     for tab in tabs:
         tab.context.close()
+
+
+def test_an_editor_previews_a_topic_edits_its_file_and_sees_the_new_text(
+    page: Page, served: tuple[App, str], content_copy: Path
+) -> None:
+    """In chromium: content page (no queue), WhatsApp's numbered options, an edit after a reload."""
+    app, url = served
+    asyncio_run_in_thread(app.app.state.components.accounts.add("eva", PASSWORD, Role.EDITOR))
+    sign_in_as(page, url, "eva")
+    expect(page).to_have_url(f"{url}/console/content")
+    expect(page.get_by_role("link", name="Queue")).to_have_count(0)
+    expect(page.locator("main")).not_to_contain_text("me prenderam")
+    page.locator('[data-cell="welcome/pt"]').get_by_role("link").click()
+    expect(page).to_have_url(f"{url}/console/content/welcome/pt")
+    whatsapp = page.get_by_role("region", name="WhatsApp")
+    expect(whatsapp).to_contain_text("Responda com um número:")
+    expect(whatsapp).to_contain_text("1. Migrar com segurança")
+    expect(whatsapp).to_contain_text("4. Números de ajuda")
+    telegram = page.get_by_role("region", name="Telegram")
+    expect(telegram.get_by_role("listitem")).to_have_count(4)
+    expect(telegram).to_contain_text("/ 4096 characters")
+    path = content_copy / "topics/welcome/pt.yml"
+    text = path.read_text("utf-8")
+    path.write_text(
+        text.replace("Olá! Sou a Rota Segura", "Bom dia! Sou a Rota Segura", 1), "utf-8"
+    )
+    time.sleep(0.6)  # the bot looks for changed files every 0.5 s
+    page.reload()
+    expect(telegram).to_contain_text("Bom dia! Sou a Rota Segura")
+    expect(whatsapp).to_contain_text("Bom dia! Sou a Rota Segura")
+    expect(whatsapp).to_contain_text("1. Migrar com segurança")
+    page.get_by_label("Language").select_option("es")
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(f"{url}/console/content/welcome/es")
+    expect(whatsapp).to_contain_text("1. ")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import html
+import io
 import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from bot.accounts import Role
 from tests.channel_kit import (
+    CONSOLE_PASSWORD,
     console_account,
     console_sign_in,
     csrf_in,
@@ -87,7 +90,7 @@ def test_an_editor_lands_on_the_content_page_and_never_sees_a_person(app: App) -
         token = csrf_in(client.get("/console/login").text)
         signed = client.post(
             "/console/login",
-            data={"csrf_token": token, "username": "eva", "password": "a long enough password"},
+            data={"csrf_token": token, "username": "eva", "password": CONSOLE_PASSWORD},
             follow_redirects=False,
         )
         assert signed.status_code == 303
@@ -138,7 +141,7 @@ def test_caseworkers_and_supervisors_may_read_the_content_pages_too(app: App) ->
 def test_a_translation_is_marked_outdated_when_its_english_source_changes(
     editor: TestClient, content_copy: Path
 ) -> None:
-    """Change the English welcome: its Portuguese and Spanish cells turn outdated, with a warning."""
+    """Change the English welcome: its Portuguese and Spanish cells turn outdated, with warnings."""
     before = editor.get("/console/content").text
     assert cell(before, "welcome", "pt") == "complete"
     edit(content_copy / "topics/welcome/en.yml", "Hi! I am Rota Segura", "Hello! I am Rota Segura")
@@ -317,3 +320,47 @@ def test_without_any_good_content_the_editor_still_sees_what_to_fix(
     assert "no good version was ever loaded" in status.text
     assert "content/topics/privacy/pt.yml:2: this is not valid YAML" in html.unescape(status.text)
     assert preview.status_code == 503 and "this is not valid YAML" in preview.text
+
+
+def test_every_casework_route_refuses_an_editor(editor: TestClient, app: App) -> None:
+    """Walk the app's route table: only the content pages and signing out let an editor in."""
+    open_to_editors = ("/console/login", "/console/logout", "/console/content")
+    routes = [
+        r
+        for r in app.app.routes
+        if isinstance(r, Route)
+        and r.path.startswith("/console")
+        and not r.path.startswith(open_to_editors)
+    ]
+    assert len(routes) >= 10
+    csrf = csrf_in(editor.get("/console/content").text)
+    for route in routes:
+        path = (
+            route.path.replace("{conversation_id}", "abc")
+            .replace("{action:str}", "claim")
+            .replace("{rest:path}", "anything")
+        )
+        for method in sorted((route.methods or set()) - {"HEAD"}):
+            response = editor.request(
+                method, path, headers={"x-csrf-token": csrf}, follow_redirects=False
+            )
+            if response.status_code == 303:
+                assert response.headers["location"] == "/console/content", (method, path)
+            else:
+                assert response.status_code == 403, (method, path, response.status_code)
+
+
+def test_the_users_command_creates_an_editor_who_lands_on_the_content_page(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m bot users add eva --role editor`, then eva signs in to the content page."""
+    from bot.__main__ import main
+
+    monkeypatch.setenv("DATABASE_URL", app.settings.database_url)
+    monkeypatch.setattr("sys.stdin", io.StringIO(CONSOLE_PASSWORD + "\n"))
+    assert main(["users", "add", "eva", "--role", "editor", "--password-stdin"]) == 0
+    assert rows(app, "SELECT username, role FROM staff") == [("eva", "editor")]
+    with running(app) as client:
+        assert console_sign_in(client, "eva") == 303
+        landing = client.get("/console")
+    assert landing.url.path == "/console/content"
