@@ -203,3 +203,31 @@ async def test_a_person_can_choose_the_new_language_and_read_it(
     assert switched["replies"][0]["text"].startswith("Cette réponse n'existe pas encore")
     assert bye["language"] == "fr" and bye["replies"][0]["text"].startswith("Au revoir.")
     assert menu["replies"][0]["text"].startswith("Cette réponse")
+
+
+def test_faulty_contacts_are_reported_on_their_lines(content_copy: Path) -> None:
+    """An unconfirmed status, a bad country, kind or date: each named with the contact id."""
+    path = content_copy / "contacts.yml"
+    text = path.read_text()
+    text = text.replace(
+        "    country: ZA\n    kind: hotline", "    country: ZZ\n    kind: hotline", 1
+    )
+    text = text.replace("    kind: emergency\n", "    kind: siren\n", 1)
+    text = text.replace(
+        "    status: confirmed\n    source: gob.mx",
+        "    status: not confirmed\n    source: gob.mx",
+        1,
+    )
+    text = text.replace(
+        "checked: 2026-11-26\n  us_trafficking_text", "checked: last week\n  us_trafficking_text", 1
+    )
+    path.write_text(text)
+    snapshot, problems = load_content(content_copy)
+    assert snapshot is None
+    lines = path.read_text().splitlines()
+    found = {p.message.split(":")[0].split(" ")[0]: p for p in problems if p.path == path}
+    assert "unknown country 'ZZ'" in found["za_trafficking_line"].message
+    assert lines[found["za_trafficking_line"].line - 1].strip() == "country: ZZ"
+    assert "kind must be one of" in found["za_police"].message
+    assert "only numbers the facts sheet marks confirmed" in found["mx_emergency"].message
+    assert "must be the date you checked it" in found["us_trafficking_hotline"].message

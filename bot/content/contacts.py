@@ -133,27 +133,23 @@ def _contact(
             "confirmed belong here (move it to `blocked:` with why)",
         )
         return None
-    if entry["country"] not in countries:
-        report(
-            path,
-            line_of(entry, "country"),
-            f"{contact_id}: unknown country {entry['country']!r}; use a code from countries.yml",
-        )
-        return None
-    if entry["kind"] not in CONTACT_KINDS:
-        report(
-            path,
-            line_of(entry, "kind"),
-            f"{contact_id}: kind must be one of {', '.join(CONTACT_KINDS)}",
-        )
-        return None
-    if not isinstance(entry["checked"], dt.date) or isinstance(entry["checked"], dt.datetime):
-        report(
-            path,
-            line_of(entry, "checked"),
-            f"{contact_id}: `checked:` must be the date you checked it, like 2026-11-26",
-        )
-        return None
+    checks = (
+        (
+            "country",
+            entry["country"] in countries,
+            f"unknown country {entry['country']!r}; use a code from countries.yml",
+        ),
+        ("kind", entry["kind"] in CONTACT_KINDS, f"kind must be one of {', '.join(CONTACT_KINDS)}"),
+        (
+            "checked",
+            isinstance(entry["checked"], dt.date) and not isinstance(entry["checked"], dt.datetime),
+            "`checked:` must be the date you checked it, like 2026-11-26",
+        ),
+    )
+    for key, ok, fix in checks:
+        if not ok:
+            report(path, line_of(entry, key), f"{contact_id}: {fix}")
+            return None
     if len(digits(str(entry["number"]))) < 3:
         report(path, line_of(entry, "number"), f"{contact_id}: the number has too few digits")
         return None
