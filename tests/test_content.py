@@ -272,8 +272,7 @@ def test_canned_replies_need_every_language_and_no_phone_numbers(content_copy: P
     problems = problems_in(content_copy)
     assert any("canned.yml" in p and "hello: write the" in p and "(es:)" in p for p in problems)
     assert any(
-        "safe_to_talk (en) has a typed phone number" in p and "{contact:ID}" in p
-        for p in problems
+        "safe_to_talk (en) has a typed phone number" in p and "{contact:ID}" in p for p in problems
     )
 
 

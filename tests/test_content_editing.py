@@ -231,3 +231,42 @@ def test_faulty_contacts_are_reported_on_their_lines(content_copy: Path) -> None
     assert "kind must be one of" in found["za_police"].message
     assert "only numbers the facts sheet marks confirmed" in found["mx_emergency"].message
     assert "must be the date you checked it" in found["us_trafficking_hotline"].message
+
+
+def test_an_impossible_date_is_a_file_line_error_not_a_crash(content_copy: Path) -> None:
+    """`checked: 2026-11-31` names the line; the live store keeps the last good content."""
+    store = ContentStore(content_copy, check_interval=0)
+    before = store.render("blue_heart", "en").text
+    path = content_copy / "topics/blue_heart/en.yml"
+    path.write_text(path.read_text().replace("checked: 2026-11-26", "checked: 2026-11-31"))
+    snapshot, problems = load_content(content_copy)
+    assert snapshot is None
+    [problem] = [p for p in problems if not p.warning]
+    assert problem.path == path and "'2026-11-31' is not a real date" in problem.message
+    assert path.read_text().splitlines()[problem.line - 1].startswith("checked: 2026-11-31")
+    assert store.render("blue_heart", "en").text == before
+
+
+def test_a_whatsapp_text_of_its_own_lets_the_main_text_be_longer(content_copy: Path) -> None:
+    """Over 1,600 characters is fine for Telegram when WhatsApp has its own shorter text."""
+    path = content_copy / "topics/goodbye/en.yml"
+    long_text = "Take care of yourself and keep copies of your papers. " * 35
+    path.write_text(
+        f"text: |\n  {long_text.strip()}\n"
+        "channels:\n  whatsapp:\n    text: |\n      Take care. Keep copies of your papers.\n"
+    )
+    snapshot, problems = load_content(content_copy)
+    assert snapshot is not None, [p.format(content_copy) for p in problems]
+    assert snapshot.answers[("goodbye", "en")].by_channel["whatsapp"].startswith("Take care.")
+
+
+def test_a_fault_only_the_schema_knows_is_reported_by_the_check(content_copy: Path) -> None:
+    """contacts.yml: a number written without quotes is flagged on its line by the schema."""
+    path = content_copy / "contacts.yml"
+    path.write_text(path.read_text().replace('number: "10111"', "number: 10111", 1))
+    result = run_cli("content-check", str(content_copy))
+    assert result.returncode == 1
+    lines = path.read_text().splitlines()
+    [error] = [line for line in result.stdout.splitlines() if line.startswith("content/contacts")]
+    line_number = int(error.split(":")[1])
+    assert lines[line_number - 1].strip() == "number: 10111"

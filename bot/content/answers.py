@@ -108,8 +108,9 @@ class AnswerReader:
         }
         buttons = self._buttons(path, data)
         hint = self.context.numbered_hint.get(language, "")
+        own = {w[8:] for w in filled if w.startswith("channel:")}
         for where, (body, line) in filled.items():
-            self._check_text(path, line, where, body.strip(), buttons, hint)
+            self._check_text(path, line, where, body.strip(), buttons, hint, own)
         has_facts = any(w.startswith("country:") or "{contact:" in b for w, (b, _) in raw.items())
         self._check_facts(path, data, has_facts)
         examples = self._examples(path, data, topic)
@@ -230,13 +231,19 @@ class AnswerReader:
         body: str,
         buttons: tuple[Button, ...],
         hint: str,
+        own_texts: set[str],
     ) -> None:
-        """Lengths per channel (WhatsApp with its numbered options) and the lock-screen words."""
+        """Lengths per channel (WhatsApp with its numbered options) and the lock-screen words.
+
+        A channel with its own text under `channels:` is measured on that text only.
+        """
         shown = f" ({where.replace(':', ' ')})" if where else ""
         self._check_preview(path, line, shown, body)
         channel = where[8:] if where.startswith("channel:") else None
         for name, limit in CHANNEL_LIMITS.items():
             if channel is not None and channel != name:
+                continue
+            if channel is None and name in own_texts:
                 continue
             rendered = whatsapp_body(body, buttons, hint) if name == "whatsapp" else body
             if len(rendered) > limit:

@@ -28,6 +28,7 @@ from bot.content.model import (
     LanguageInfo,
 )
 from bot.content.phones import phone_numbers
+from bot.content.schema import schema_problems
 from bot.content.yamlfile import LineDict, LineList, YamlError, line_of, load_yaml
 from bot.safety import PhraseMatcher, has_words
 from bot.settings import SUPPORTED_LANGUAGES
@@ -64,29 +65,46 @@ class _Loader:
 
     root: Path
     problems: list[ContentProblem] = field(default_factory=list)
+    schema_found: list[ContentProblem] = field(default_factory=list)
     source_language: str = "en"
 
     def problem(self, path: Path, line: int, message: str, warning: bool = False) -> None:
         """Record a problem (or, with `warning`, a notice that blocks nothing) for an editor."""
         self.problems.append(ContentProblem(path, line, message, warning))
 
-    def read(self, path: Path) -> Any:
-        """Load a YAML file, recording a problem (and returning None) if it is unreadable."""
+    def read(self, path: Path, schema: str | None = None) -> Any:
+        """Load a YAML file, recording a problem (and returning None) if it is unreadable.
+
+        With `schema`, the file is also checked against content/schema/<schema>.schema.json;
+        those problems are added at the end where the checker said nothing on the same line.
+        """
         if not path.is_file():
             self.problem(path, 1, "this file is missing; create it (see content/README.md)")
             return None
         try:
-            return load_yaml(path)
+            data = load_yaml(path)
         except YamlError as exc:
             self.problem(path, exc.line, str(exc))
             return None
+        schema_dir = self.root / "schema"
+        if schema is not None and (schema_dir / f"{schema}.schema.json").is_file():
+            self.schema_found.extend(schema_problems(data, path, schema, schema_dir))
+        return data
+
+    def add_schema_problems(self) -> None:
+        """Report schema problems on lines the checker's own messages do not already cover."""
+        covered = {(p.path, p.line) for p in self.problems}
+        for problem in self.schema_found:
+            if (problem.path, problem.line) not in covered:
+                covered.add((problem.path, problem.line))
+                self.problems.append(problem)
 
     # --- registries -------------------------------------------------------
 
     def languages(self) -> dict[str, LanguageInfo]:
         """Read languages.yml: complete languages, and partial ones with their fallback."""
         path = self.root / "languages.yml"
-        data = self.read(path)
+        data = self.read(path, "languages")
         result: dict[str, LanguageInfo] = {}
         table = data.get("languages") if isinstance(data, LineDict) else None
         if not isinstance(table, LineDict):
@@ -152,7 +170,7 @@ class _Loader:
     def countries(self) -> dict[str, tuple[str, ...]]:
         """Read countries.yml."""
         path = self.root / "countries.yml"
-        data = self.read(path)
+        data = self.read(path, "countries")
         table = data.get("countries") if isinstance(data, LineDict) else None
         result: dict[str, tuple[str, ...]] = {}
         if not isinstance(table, LineDict):
@@ -175,7 +193,7 @@ class _Loader:
         sections: dict[str, list[str]] = {key: [] for key in SAFETY_KEYS}
         for code in SUPPORTED_LANGUAGES:
             path = self.root / "safety" / f"{code}.yml"
-            data = self.read(path)
+            data = self.read(path, "safety")
             if data is None:
                 continue
             if not isinstance(data, LineDict):
@@ -209,7 +227,7 @@ class _Loader:
         path = self.root / "preview_safety.yml"
         if not path.exists():
             return 0, frozenset()
-        data = self.read(path)
+        data = self.read(path, "preview_safety")
         if not isinstance(data, LineDict):
             self.problem(path, 1, "expected `preview_chars:` and a `words:` list")
             return 0, frozenset()
@@ -233,7 +251,7 @@ class _Loader:
         path = self.root / "canned.yml"
         if not path.exists():
             return {}
-        data = self.read(path)
+        data = self.read(path, "canned")
         table = data.get("canned") if isinstance(data, LineDict) else None
         if not isinstance(table, LineDict):
             self.problem(path, 1, "expected a `canned:` mapping of reply ids to replies")
@@ -286,7 +304,7 @@ class _Loader:
     def commands(self, topics: frozenset[str]) -> dict[str, str]:
         """Read commands.yml: whole-message words mapped to topics."""
         path = self.root / "commands.yml"
-        data = self.read(path)
+        data = self.read(path, "commands")
         table = data.get("commands") if isinstance(data, LineDict) else None
         result: dict[str, str] = {}
         if not isinstance(table, LineDict):
@@ -392,12 +410,14 @@ def load_content(
     languages = loader.languages()
     countries = loader.countries()
     contacts_path = root / "contacts.yml"
-    registry = read_registry(loader.read(contacts_path), contacts_path, countries, loader.problem)
+    registry = read_registry(
+        loader.read(contacts_path, "contacts"), contacts_path, countries, loader.problem
+    )
     safety = loader.safety()
     preview_chars, preview_words = loader.preview_words()
     channels_path = root / "channels.yml"
     channels = ChannelWordsReader(loader.problem).read(
-        loader.read(channels_path), channels_path, languages
+        loader.read(channels_path, "channels"), channels_path, languages
     )
     topics_dir = root / "topics"
     topic_dirs = loader.topic_dirs(topics_dir)
@@ -430,7 +450,7 @@ def load_content(
                     "(a new language is added in languages.yml first)",
                 )
                 continue
-            data = loader.read(path)
+            data = loader.read(path, "answer")
             answer = reader.read(data, path, topic, language) if data is not None else None
             if answer is not None:
                 answers[(topic, language)] = answer
@@ -447,6 +467,7 @@ def load_content(
                     "complete language; write this file",
                 )
     loader.repeated_examples(answers)
+    loader.add_schema_problems()
     loader.translation_warnings(answers, languages)
     for contact, age in stale_contacts(registry, today or dt.date.today()):
         loader.problem(

@@ -70,8 +70,7 @@ PATTERN_HELP: dict[str, str] = {
         "country:XX (like country:MZ), delete:confirm or delete:cancel"
     ),
     "^(?!\\s*/)[^\\[\\]\\n]*\\S[^\\[\\]\\n]*$": (
-        "one line of words without [ or ], not starting with / (put it in quotes if it has "
-        "a colon)"
+        "one line of words without [ or ], not starting with / (put it in quotes if it has a colon)"
     ),
     "^\\+?[0-9(][0-9 ().-]*[0-9]$": "digits, spaces, - ( ) and . only, like 0800 222 777 "
     '(in quotes if it is only digits, like "116")',
@@ -184,9 +183,7 @@ def _problems(error: ValidationError, data: Any, path: Path) -> list[ContentProb
             for key in error.instance
             if key not in known and not any(re.search(p, key) for p in patterns)
         ]
-        allowed = ", ".join(known)
-        if patterns:
-            allowed += (", " if allowed else "") + "language codes like en"
+        allowed = ", ".join(known + [PATTERN_HELP.get(p, p) for p in patterns])
         result = []
         for key in extra:
             original, _ = _child(node, key)
@@ -233,7 +230,8 @@ def _fix(error: ValidationError, name: str, schema: dict[str, Any]) -> str:
     if kind == "required":
         missing = re.search(r"'([^']+)' is a required property", error.message)
         key = missing.group(1) if missing else "?"
-        fix = MISSING_FIXES.get(key) or f"add it ({described or 'see content/README.md'})"
+        wanted = schema.get("properties", {}).get(key, {}).get("description", "")
+        fix = MISSING_FIXES.get(key) or f"add it: {_lower_first(wanted) or 'see content/README.md'}"
         where = "" if name == "the file" else f" under {name}"
         return f"`{key}:` is missing{where}; {fix}"
     if kind == "type" and name == "the file":
@@ -262,8 +260,10 @@ def _fix(error: ValidationError, name: str, schema: dict[str, Any]) -> str:
         return f"{name} is empty; give at least {schema['minItems']} item(s)"
     if kind == "uniqueItems":
         return f"{name} has the same item twice; remove one"
-    if kind in ("minimum", "maximum"):
-        return f"{name} is {value}; use {schema.get('minimum')}-{schema.get('maximum')}"
+    if kind == "minimum":
+        return f"{name} is {value}; it must be at least {schema['minimum']}"
+    if kind == "maximum":
+        return f"{name} is {value}; it must be at most {schema['maximum']}"
     if kind in ("enum", "const"):
         allowed = _values(schema) or str(schema.get("const"))
         return f"{name} is {value!r}; use one of: {allowed}"

@@ -48,7 +48,16 @@ def _mapping(loader: _LineLoader, node: MappingNode) -> LineDict:
                 f"the key {key!r} appears twice; keep one",
                 key_node.start_mark,
             )
-        result[key] = loader.construct_object(value_node, deep=True)
+        try:
+            result[key] = loader.construct_object(value_node, deep=True)
+        except ValueError as exc:
+            # PyYAML turns 2026-11-31 into a date and fails with a plain ValueError.
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"{value_node.value!r} is not a real date ({exc}); write it as YYYY-MM-DD",
+                value_node.start_mark,
+            ) from exc
         result.lines[key] = key_node.start_mark.line + 1
         block = isinstance(value_node, ScalarNode) and value_node.style in ("|", ">")
         result.text_lines[key] = value_node.start_mark.line + 1 + (1 if block else 0)
