@@ -32,10 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import metrics
 from bot.addresses import AddressBox
 from bot.content.answers import valid_payload
+from bot.content.checks import GuidedCheck
 from bot.content.model import Button, ContentSnapshot
 from bot.content.store import ContentStore
 from bot.db.models import Conversation, Delivery, Message, Person, utcnow
 from bot.engine import EngineUnavailable, RasaEngine
+from bot.guided import Guide, Turn, active_check, is_check_payload
 from bot.handoff import (
     WITH_CASEWORKER,
     Escalation,
@@ -77,6 +79,8 @@ class _Plan:
     escalation_source: str = ""
     engine_replies: list[Reply] = field(default_factory=list)
     erase: bool = False
+    # The replies come from a guided check already under way (not a request to open one).
+    guided: bool = False
 
 
 def pseudonymous_id(secret_key: str, channel: str, channel_user_id: str) -> str:
@@ -422,7 +426,9 @@ class ConversationService:
     def _apply_country(
         self, conversation: Conversation, inbound: InboundMessage, snapshot: ContentSnapshot
     ) -> None:
-        """Remember the country a person names (or picks with a button)."""
+        """Remember the country a person names (or picks with a button), else their number's."""
+        if conversation.country is None and inbound.country_hint in snapshot.country_names:
+            conversation.country = inbound.country_hint
         payload = inbound.payload or ""
         if payload.startswith("country:") and payload[8:] in snapshot.country_names:
             conversation.country = payload[8:]
@@ -432,6 +438,19 @@ class ConversationService:
                 conversation.country = country
 
     async def _plan(
+        self,
+        conversation: Conversation,
+        inbound: InboundMessage,
+        snapshot: ContentSnapshot,
+        switched: bool,
+    ) -> _Plan:
+        """Decide the reply topics and any escalation; a topic that starts a check starts it."""
+        plan = await self._decide(conversation, inbound, snapshot, switched)
+        if snapshot.checks and not plan.guided:
+            self._start_checks(plan, conversation, snapshot)
+        return plan
+
+    async def _decide(
         self,
         conversation: Conversation,
         inbound: InboundMessage,
@@ -456,6 +475,9 @@ class ConversationService:
         if inbound.text is None and inbound.payload is None:
             plan.topics = ["text_only"]
             return plan
+        guided = self._guided_turn(conversation, inbound, snapshot)
+        if guided is not None:
+            return guided
         if inbound.payload is not None:
             return await self._payload_plan(conversation, inbound.payload, snapshot)
         assert inbound.text is not None
@@ -468,6 +490,68 @@ class ConversationService:
             plan.topics = [command]
             return plan
         return await self._engine_plan(conversation, engine_text(inbound.text))
+
+    def _guided_turn(
+        self, conversation: Conversation, inbound: InboundMessage, snapshot: ContentSnapshot
+    ) -> _Plan | None:
+        """A check's button, or a typed answer to its open question; None for anything else.
+
+        Any other message pauses an open check and is answered as usual.
+        """
+        state = conversation.guided_check
+        check = active_check(state, snapshot)
+        if state is not None and check is None:
+            conversation.guided_check = state = None  # the check changed under it: start over
+        if is_check_payload(inbound.payload):
+            assert inbound.payload is not None
+            check = check or next(iter(snapshot.checks.values()), None)
+            if check is None:
+                return _Plan(topics=["fallback"])
+            guide = Guide(check, snapshot, conversation.language)
+            return self._apply_turn(conversation, guide.choose(state, inbound.payload[6:]))
+        if check is None or state is None or state["paused"] or inbound.text is None:
+            return None
+        turn = Guide(check, snapshot, conversation.language).typed(state, inbound.text)
+        if turn is None:
+            conversation.guided_check = {**state, "paused": True}
+            return None
+        return self._apply_turn(conversation, turn)
+
+    @staticmethod
+    def _apply_turn(conversation: Conversation, turn: Turn) -> _Plan:
+        """Keep the check's new state; its replies come first, then any topics."""
+        conversation.guided_check = turn.state
+        return _Plan(topics=turn.topics, engine_replies=turn.replies, guided=True)
+
+    def _start_checks(
+        self, plan: _Plan, conversation: Conversation, snapshot: ContentSnapshot
+    ) -> None:
+        """Replace a check's topic (from Rasa, a button or a command) with the check itself."""
+        started: list[Reply] = []
+        for reply in plan.engine_replies:
+            check = snapshot.checks.get(reply.topic or "")
+            started.extend(
+                self._open_check(conversation, check, snapshot).replies if check else [reply]
+            )
+        for topic in list(plan.topics):
+            check = snapshot.checks.get(topic)
+            if check is not None:
+                plan.topics.remove(topic)
+                started.extend(self._open_check(conversation, check, snapshot).replies)
+        plan.engine_replies = started
+
+    def _open_check(
+        self, conversation: Conversation, check: GuidedCheck, snapshot: ContentSnapshot
+    ) -> Turn:
+        """Start a check, or offer to continue the one left half done."""
+        guide = Guide(check, snapshot, conversation.language)
+        state = conversation.guided_check
+        if active_check(state, snapshot) is check and state is not None and state["step"] > 0:
+            turn = guide.offer_resume(state)
+        else:
+            turn = guide.start()
+        conversation.guided_check = turn.state
+        return turn
 
     def _escalation_plan(
         self, conversation: Conversation, reason: Escalation, source: str
@@ -583,6 +667,9 @@ class ConversationService:
         current = Escalation(conversation.escalation) if conversation.escalation else None
         if conversation.status not in WITH_CASEWORKER:
             conversation.unclaimed_notice_at = None  # a new wait: the notice may go again
+        if conversation.guided_check is not None:
+            # A check open when danger arrives waits; the person may continue it later.
+            conversation.guided_check = {**conversation.guided_check, "paused": True}
         conversation.status = next_status(Status(conversation.status), Transition.ESCALATE)
         conversation.escalation = merge_escalation(current, reason)
         conversation.escalated_at = conversation.escalated_at or utcnow()

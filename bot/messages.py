@@ -40,7 +40,8 @@ class InboundMessage:
     `provider_id` is the provider's delivery id (Telegram update, Twilio MessageSid):
     a message delivered twice is handled once. `group` marks a message from a group
     chat (answered with a notice, never stored). `language_hint` is the language the
-    person's app is set to, used only when the text says nothing.
+    person's app is set to, used only when the text says nothing. `country_hint` is the
+    country of the person's phone number (WhatsApp), used until they name a country.
     """
 
     channel: str
@@ -51,6 +52,7 @@ class InboundMessage:
     provider_id: str | None = None
     provider_message_id: str | None = None
     language_hint: str | None = None
+    country_hint: str | None = None
     group: bool = False
 
     def __post_init__(self) -> None:

@@ -84,6 +84,30 @@ CALLING_CODE_LANGUAGES: dict[str, str] = {
 }
 
 
+# The country of a number, for help contacts that fit where the person is (the core uses
+# it until the person names a country). +1 is read as the United States.
+CALLING_CODE_COUNTRIES: dict[str, str] = {
+    "258": "MZ",
+    "27": "ZA",
+    "52": "MX",
+    "1": "US",
+    "351": "PT",
+    "502": "GT",
+    "503": "SV",
+    "504": "HN",
+}
+
+
+def country_hint(sender: str) -> str | None:
+    """The country of a WhatsApp number from its calling code (longest code first)."""
+    digits = sender.removeprefix("whatsapp:").removeprefix("+")
+    for length in (3, 2, 1):
+        country = CALLING_CODE_COUNTRIES.get(digits[:length])
+        if country is not None:
+            return country
+    return None
+
+
 def language_hint(sender: str) -> str | None:
     """The language a WhatsApp number's country most likely writes (longest code first)."""
     digits = sender.removeprefix("whatsapp:").removeprefix("+")
@@ -132,6 +156,7 @@ def inbound_from_form(form: ImmutableMultiDict[str, str]) -> InboundMessage | No
         provider_id=f"{CHANNEL}:{sid}",
         provider_message_id=sid,
         language_hint=language_hint(sender),
+        country_hint=country_hint(sender),
     )
 
 

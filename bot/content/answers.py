@@ -238,7 +238,7 @@ class AnswerReader:
         A channel with its own text under `channels:` is measured on that text only.
         """
         shown = f" ({where.replace(':', ' ')})" if where else ""
-        self._check_preview(path, line, shown, body)
+        self.check_preview(path, line, shown, body)
         channel = where[8:] if where.startswith("channel:") else None
         for name, limit in CHANNEL_LIMITS.items():
             if channel is not None and channel != name:
@@ -264,7 +264,7 @@ class AnswerReader:
                 warning=True,
             )
 
-    def _check_preview(self, path: Path, line: int, shown: str, body: str) -> None:
+    def check_preview(self, path: Path, line: int, shown: str, body: str) -> None:
         """No listed word in the first characters a lock screen shows."""
         words = self.context.preview_words
         chars = self.context.preview_chars

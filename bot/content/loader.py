@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.content.answers import AnswerContext, AnswerReader
 from bot.content.channel_words import ChannelWordsReader
+from bot.content.checks import ChecksReader
 from bot.content.contacts import (
     PLACEHOLDER,
     Registry,
@@ -438,6 +439,14 @@ def load_content(
         ),
         loader.problem,
     )
+    checks = ChecksReader(
+        loader.problem,
+        loader.read,
+        topics,
+        reader.check_preview,
+        registry.known_digits,
+        loader.source_language,
+    ).read_all(root, languages)
     answers: dict[tuple[str, str], Answer] = {}
     for topic, topic_dir in topic_dirs.items():
         for path in sorted(topic_dir.glob("*.y*ml")):
@@ -496,5 +505,6 @@ def load_content(
         contacts=registry.contacts,
         source_language=loader.source_language,
         warnings=warnings,
+        checks=checks,
     )
     return snapshot, loader.problems

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bot.content.checks import GuidedCheck
     from bot.safety import PhraseMatcher
 
 
@@ -146,3 +147,4 @@ class ContentSnapshot:
     contacts: dict[str, Contact] = field(default_factory=dict)
     source_language: str = "en"
     warnings: tuple[ContentProblem, ...] = ()
+    checks: dict[str, GuidedCheck] = field(default_factory=dict)

@@ -11,6 +11,7 @@ from typing import Any
 from bot.content.model import ContentSnapshot
 
 HASH_CHARS = 10
+UNTRANSLATED = frozenset({"examples", "sources", "checked", "reviewed", "translated_from"})
 
 
 class Status(enum.StrEnum):
@@ -27,7 +28,12 @@ def words_hash(data: dict[str, Any]) -> str:
 
     Examples, sources, dates and reviews are left out: changing them needs no new translation.
     Placeholders are hashed as written, so a contact's new number does not outdate anything.
+    A file that is not an answer (a check's words) is hashed whole, less those same keys.
     """
+    if "text" not in data:
+        kept = {k: v for k, v in data.items() if k not in UNTRANSLATED}
+        encoded = json.dumps(kept, sort_keys=True, ensure_ascii=False, default=str).encode()
+        return hashlib.sha256(encoded).hexdigest()[:HASH_CHARS]
     words = {
         "text": data.get("text"),
         "by_country": data.get("by_country"),

@@ -91,6 +91,8 @@ class Conversation(Base):
     assigned_to: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # When the person was told nobody is free yet (and given help contacts); once per wait.
     unclaimed_notice_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A guided check in progress (bot/guided.py): which check, the answers so far, paused or not.
+    guided_check: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     person: Mapped[Person] = relationship(back_populates="conversation")
 
