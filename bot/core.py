@@ -448,7 +448,20 @@ class ConversationService:
         plan = await self._decide(conversation, inbound, snapshot, switched)
         if snapshot.checks and not plan.guided:
             self._start_checks(plan, conversation, snapshot)
+        if inbound.text is not None and mentioned_country(
+            inbound.text, {"elsewhere": snapshot.elsewhere_names}
+        ):
+            # Facts for a country we do not cover would mislead: general advice instead.
+            self._swap_topic(plan, "destination_info", "destination_other", conversation)
         return plan
+
+    def _swap_topic(self, plan: _Plan, old: str, new: str, conversation: Conversation) -> None:
+        """Answer with topic `new` wherever the plan would answer with `old`."""
+        plan.topics = [new if topic == old else topic for topic in plan.topics]
+        plan.engine_replies = [
+            self._render(new, conversation) if reply.topic == old else reply
+            for reply in plan.engine_replies
+        ]
 
     async def _decide(
         self,

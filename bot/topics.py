@@ -46,6 +46,7 @@ CORE_TOPICS: Final[tuple[str, ...]] = (
     "group_chat",
     "handoff_resolved",
     "unclaimed",
+    "destination_other",
 )
 
 # Every topic that must exist in every complete language.

@@ -495,3 +495,29 @@ def test_a_message_of_only_control_characters_is_kept_and_answered(
     telegram.wait_for("sendMessage")
     assert sent_texts(telegram)[0] == expected(gateway_tg, "text_only")
     assert rows(gateway_tg, "SELECT media FROM messages WHERE direction = 'in'") == [("other",)]
+
+
+def test_the_job_offer_check_uses_inline_buttons(
+    client: TestClient, gateway_tg: App, telegram: FakeTelegram
+) -> None:
+    """The check's answers are inline buttons; pressing "yes" brings the next question."""
+    assert post(client, telegram_update("text")) == 200
+    telegram.wait_for("sendMessage", count=2)
+    update = telegram_update("callback_query")
+    update["callback_query"]["data"] = "job_offer_check"
+    assert post(client, update) == 200
+    first = telegram.wait_for("sendMessage", count=3)[-1]
+    keyboard = first.params["reply_markup"]["inline_keyboard"]
+    assert [row[0]["callback_data"] for row in keyboard] == [
+        "check:yes",
+        "check:no",
+        "check:unsure",
+        "check:stop",
+    ]
+    press = telegram_update("callback_query", update_id=update["update_id"] + 1)
+    press["callback_query"]["data"] = "check:yes"
+    press["callback_query"]["id"] = "press-2"
+    assert post(client, press) == 200
+    second = telegram.wait_for("sendMessage", count=4)[-1]
+    check = ContentStore(gateway_tg.settings.content_dir).current().checks["job_offer_check"]
+    assert check.words["pt"].questions[check.questions[1].id] in second.params["text"]

@@ -627,3 +627,32 @@ def test_caseworkers_see_numbers_only_when_a_supervisor_allows_it(
     assert rows(gateway_wa, "SELECT detail FROM audit_log WHERE action = 'setting'") == [
         ("caseworkers see numbers: yes",)
     ]
+
+
+def test_the_job_offer_check_is_answered_with_numbers(
+    client: TestClient, gateway_wa: App, twilio: FakeTwilio
+) -> None:
+    """Question 1 has numbered yes/no/don't know/stop; "1" answers yes and question 2 follows."""
+    start_conversation(client, gateway_wa, twilio)
+    form = twilio_form("button", ButtonPayload="job_offer_check", MessageSid="SM" + "c" * 32)
+    assert post(client, form) == 200
+    first = twilio.wait_for(count=1)[0].params["Body"]
+    check = ContentStore(gateway_wa.settings.content_dir).current().checks["job_offer_check"]
+    words = check.words["pt"]
+    assert words.questions[check.questions[0].id] in first
+    assert f"\n1. {words.answers['yes']}\n2. {words.answers['no']}" in first
+    drain(client, gateway_wa)
+    twilio.clear()
+    assert post(client, twilio_form("text", Body="1", MessageSid="SM" + "d" * 32)) == 200
+    second = twilio.wait_for(count=1)[0].params["Body"]
+    assert words.questions[check.questions[1].id] in second
+
+
+def test_help_contacts_fit_the_country_of_the_phone_number(
+    client: TestClient, gateway_wa: App, twilio: FakeTwilio
+) -> None:
+    """A South African number (+27) gets South Africa's numbers without being asked where."""
+    form = twilio_form("button", From="whatsapp:+27821234567", ButtonPayload="help_contacts")
+    assert post(client, form) == 200
+    body = twilio.wait_for(count=1)[0].params["Body"]
+    assert "0800 222 777" in body and "800 5533 000" not in body

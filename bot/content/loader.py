@@ -67,6 +67,7 @@ class _Loader:
     root: Path
     problems: list[ContentProblem] = field(default_factory=list)
     schema_found: list[ContentProblem] = field(default_factory=list)
+    countries_data: Any = None
     source_language: str = "en"
 
     def problem(self, path: Path, line: int, message: str, warning: bool = False) -> None:
@@ -169,9 +170,10 @@ class _Loader:
         return result
 
     def countries(self) -> dict[str, tuple[str, ...]]:
-        """Read countries.yml."""
+        """Read countries.yml: the countries we have facts for (see also `elsewhere`)."""
         path = self.root / "countries.yml"
         data = self.read(path, "countries")
+        self.countries_data = data
         table = data.get("countries") if isinstance(data, LineDict) else None
         result: dict[str, tuple[str, ...]] = {}
         if not isinstance(table, LineDict):
@@ -188,6 +190,24 @@ class _Loader:
                 continue
             result[code] = tuple(names)
         return result
+
+    def elsewhere(self, known: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+        """countries.yml `elsewhere:`: names of countries we have no facts for."""
+        path = self.root / "countries.yml"
+        data = self.countries_data
+        names = data.get("elsewhere", []) if isinstance(data, LineDict) else []
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            self.problem(path, line_of(data, "elsewhere"), "`elsewhere:` must be a list of names")
+            return ()
+        ours = {fold(n): code for code, listed in known.items() for n in listed}
+        for index, name in enumerate(names):
+            if fold(name) in ours:
+                self.problem(
+                    path,
+                    line_of(names, index),
+                    f"{name!r} is under {ours[fold(name)]} and `elsewhere:`; keep it in one",
+                )
+        return tuple(names)
 
     def safety(self) -> dict[str, list[str]]:
         """Read every safety/<language>.yml into phrase lists by section."""
@@ -410,6 +430,7 @@ def load_content(
     fingerprint = content_fingerprint(root)
     languages = loader.languages()
     countries = loader.countries()
+    elsewhere = loader.elsewhere(countries)
     contacts_path = root / "contacts.yml"
     registry = read_registry(
         loader.read(contacts_path, "contacts"), contacts_path, countries, loader.problem
@@ -494,6 +515,7 @@ def load_content(
         answers=answers,
         languages=languages,
         country_names=countries,
+        elsewhere_names=elsewhere,
         distress=PhraseMatcher(safety["distress"], safety["distress_alone"]),
         request_human=PhraseMatcher(safety["request_human"], safety["request_human_alone"]),
         commands=commands,

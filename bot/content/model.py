@@ -148,3 +148,5 @@ class ContentSnapshot:
     source_language: str = "en"
     warnings: tuple[ContentProblem, ...] = ()
     checks: dict[str, GuidedCheck] = field(default_factory=dict)
+    # Countries people name that we have no facts for (destination_other answers them).
+    elsewhere_names: tuple[str, ...] = ()
