@@ -18,6 +18,7 @@ from bot.content.store import ContentStore
 from bot.db.migrate import upgrade
 from bot.db.models import Base
 from bot.db.session import sync_url
+from bot.guided import Guide
 from bot.settings import Settings
 from tests.conftest import make_settings
 
@@ -111,9 +112,14 @@ def message(user_id: str, text: str | None = None, payload: str | None = None) -
 def shown_texts(
     content_dir: Path, topic: str, language: str, channel: str | None = None
 ) -> set[str]:
-    """Every text an answer can show (default, per country, the channel's), numbers filled in."""
+    """Every text a topic can open with: its answer (default, per country, the channel's,
+    numbers filled in), or, for a topic that starts a guided check, the check's first question."""
     snapshot, problems = load_content(content_dir)
     assert snapshot is not None, problems
+    check = snapshot.checks.get(topic)
+    if check is not None:
+        guide = Guide(check, snapshot, language)
+        return {guide.question(guide.fresh(), intro=True).text}
     answer = snapshot.answers[(topic, language)]
     texts = {answer.text, *answer.by_country.values()}
     if channel is not None and channel in answer.by_channel:

@@ -11,8 +11,6 @@ import httpx
 import pytest
 import yaml
 
-from bot.content.loader import load_content
-from bot.guided import Guide
 from bot.topics import ALL_TOPICS, INTENT_TOPICS
 from tests.factories import shown_texts
 from tools.stack import Stack
@@ -40,12 +38,6 @@ def post(stack: Stack, user: str, text: str | None = None, payload: str | None =
 
 def answer_texts(stack: Stack, topic: str, language: str) -> list[str]:
     """Every text a topic may open with: its answer file's, or its guided check's first question."""
-    snapshot, _ = load_content(content_dir(stack))
-    assert snapshot is not None
-    check = snapshot.checks.get(topic)
-    if check is not None:
-        guide = Guide(check, snapshot, language)
-        return [guide.question(guide.fresh(), intro=True).text]
     return sorted(shown_texts(content_dir(stack), topic, language))
 
 
