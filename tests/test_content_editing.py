@@ -270,3 +270,32 @@ def test_a_fault_only_the_schema_knows_is_reported_by_the_check(content_copy: Pa
     [error] = [line for line in result.stdout.splitlines() if line.startswith("content/contacts")]
     line_number = int(error.split(":")[1])
     assert lines[line_number - 1].strip() == "number: 10111"
+
+
+def test_unusual_keys_and_broken_schemas_are_problems_not_crashes(content_copy: Path) -> None:
+    """`NO:` (Norway) under by_country, a list as a key, a broken schema: file:line, no crash."""
+    store = ContentStore(content_copy)
+    path = content_copy / "topics/goodbye/en.yml"
+    path.write_text(path.read_text() + "by_country:\n  NO: |\n    Hei.\n")
+    (content_copy / "topics/goodbye/pt.yml").write_text("? [a, b]\n: c\n")
+    (content_copy / "schema/canned.schema.json").write_text("{ broken")
+    assert store.reload() is False
+    assert store.loaded and store.render("goodbye", "es").text  # the last good content stays
+    messages = [p.format(content_copy) for p in store.problems]
+    assert any("goodbye/en.yml" in m and "unknown country" in m for m in messages)
+    assert any("goodbye/pt.yml:1:" in m and "a key must be a word" in m for m in messages)
+    assert any("schema/canned.schema.json:1:" in m and "schema is broken" in m for m in messages)
+
+
+def test_a_partial_language_must_fall_back_to_a_complete_one(content_copy: Path) -> None:
+    """Two partial languages pointing at each other would leave a person with no reply."""
+    overlay(content_copy, "french")
+    path = content_copy / "languages.yml"
+    path.write_text(
+        path.read_text().replace("fallback: en", "fallback: de")
+        + "  de:\n    name: Deutsch\n    complete: false\n    fallback: fr\n"
+        + "    fallback_note: Diese Antwort gibt es noch nicht auf Deutsch.\n    names: [deutsch]\n"
+    )
+    snapshot, problems = load_content(content_copy)
+    assert snapshot is None
+    assert sum("needs `fallback:` set to a complete language" in p.message for p in problems) == 2

@@ -162,6 +162,9 @@ class ChecksReader:
         data = self.read(path, "check")
         if data is None:
             return None
+        if not isinstance(data, LineDict):
+            self.report(path, 1, "check.yml must start with `questions:` (see content/README.md)")
+            return None
         questions = self._questions(path, data)
         unsure = data.get("unsure_weight", 0.5)
         if not isinstance(unsure, int | float) or isinstance(unsure, bool) or not 0 <= unsure <= 1:
@@ -219,7 +222,11 @@ class ChecksReader:
         """The questions in order, each with its red answer and weight."""
         raw = data.get("questions") if isinstance(data, LineDict) else None
         if not isinstance(raw, LineList) or not raw:
-            self.report(path, line_of(data, "questions"), "`questions:` must list the questions")
+            self.report(
+                path,
+                line_of(data, "questions"),
+                "`questions:` must list the questions, each with `id:`, `red:` and `weight:`",
+            )
             return ()
         result: list[Question] = []
         seen: set[str] = set()

@@ -136,10 +136,14 @@ def _contact(
     checks = (
         (
             "country",
-            entry["country"] in countries,
+            isinstance(entry["country"], str) and entry["country"] in countries,
             f"unknown country {entry['country']!r}; use a code from countries.yml",
         ),
-        ("kind", entry["kind"] in CONTACT_KINDS, f"kind must be one of {', '.join(CONTACT_KINDS)}"),
+        (
+            "kind",
+            isinstance(entry["kind"], str) and entry["kind"] in CONTACT_KINDS,
+            f"kind must be one of {', '.join(CONTACT_KINDS)}",
+        ),
         (
             "checked",
             isinstance(entry["checked"], dt.date) and not isinstance(entry["checked"], dt.datetime),

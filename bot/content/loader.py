@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from jsonschema.exceptions import SchemaError
 
 from bot.content.answers import AnswerContext, AnswerReader
 from bot.content.channel_words import ChannelWordsReader
@@ -35,6 +38,8 @@ from bot.safety import PhraseMatcher, has_words
 from bot.settings import SUPPORTED_LANGUAGES
 from bot.text import fold
 from bot.topics import ALL_TOPICS, INTENT_TOPICS
+
+log = logging.getLogger(__name__)
 
 # Caseworkers' canned replies are read on a phone like any answer.
 MAX_CANNED_TEXT = 1000
@@ -68,6 +73,7 @@ class _Loader:
     problems: list[ContentProblem] = field(default_factory=list)
     schema_found: list[ContentProblem] = field(default_factory=list)
     countries_data: Any = None
+    cache: dict[Path, Any] = field(default_factory=dict)
     source_language: str = "en"
 
     def problem(self, path: Path, line: int, message: str, warning: bool = False) -> None:
@@ -80,6 +86,8 @@ class _Loader:
         With `schema`, the file is also checked against content/schema/<schema>.schema.json;
         those problems are added at the end where the checker said nothing on the same line.
         """
+        if path in self.cache:
+            return self.cache[path]
         if not path.is_file():
             self.problem(path, 1, "this file is missing; create it (see content/README.md)")
             return None
@@ -87,10 +95,17 @@ class _Loader:
             data = load_yaml(path)
         except YamlError as exc:
             self.problem(path, exc.line, str(exc))
+            data = None
+        self.cache[path] = data
+        if data is None:
             return None
         schema_dir = self.root / "schema"
-        if schema is not None and (schema_dir / f"{schema}.schema.json").is_file():
-            self.schema_found.extend(schema_problems(data, path, schema, schema_dir))
+        schema_file = schema_dir / f"{schema}.schema.json"
+        if schema is not None and schema_file.is_file():
+            try:
+                self.schema_found.extend(schema_problems(data, path, schema, schema_dir))
+            except (ValueError, SchemaError) as exc:  # a broken schema file, not the content
+                self.problem(schema_file, 1, f"this schema is broken ({exc}); restore it")
         return data
 
     def add_schema_problems(self) -> None:
@@ -127,17 +142,22 @@ class _Loader:
                 self.problem(path, line, f"language {code!r} needs `name:` and `names:`")
                 continue
             names = info.get("names") or []
-            complete = bool(info.get("complete", False))
+            if not isinstance(names, list):
+                self.problem(path, line_of(info, "names"), f"{code}: `names:` must be a list")
+                names = []
+            complete = info.get("complete", False) is True
             fallback = info.get("fallback")
             note = info.get("fallback_note", "")
             if not complete:
-                if fallback not in table or fallback == code:
+                target = table.get(fallback) if isinstance(fallback, str) else None
+                if not isinstance(target, LineDict) or target.get("complete") is not True:
                     self.problem(
                         path,
                         line,
-                        f"language {code!r} is not complete, so it needs `fallback:` set to "
-                        "the language its missing topics are shown in (like en)",
+                        f"language {code!r} is not complete, so it needs `fallback:` set to a "
+                        "complete language its missing topics are shown in (like en)",
                     )
+                    fallback = None
                 if not isinstance(note, str) or not 0 < len(note.strip()) <= MAX_FALLBACK_NOTE:
                     self.problem(
                         path,
@@ -158,7 +178,7 @@ class _Loader:
             if code not in result or not result[code].complete:
                 self.problem(path, 1, f"{code!r} must be listed with `complete: true`")
         source = data.get("source_language", "en")
-        if source not in result or not result[source].complete:
+        if not isinstance(source, str) or source not in result or not result[source].complete:
             self.problem(
                 path,
                 line_of(data, "source_language"),
@@ -419,6 +439,28 @@ class _Loader:
 
 
 def load_content(
+    root: Path, today: dt.date | None = None
+) -> tuple[ContentSnapshot | None, list[ContentProblem]]:
+    """Load and check the whole content tree; never raises for what is in the files.
+
+    A mistake the checks below did not foresee still becomes a problem (not a crash), so
+    the live bot keeps its last good content and `make content-check` says what broke.
+    """
+    try:
+        return _load_content(root, today)
+    except Exception as exc:  # an editor's file must never stop the bot
+        log.exception("content could not be read")
+        return None, [
+            ContentProblem(
+                root,
+                1,
+                f"a file could not be read ({type(exc).__name__}: {exc}); undo your last edit "
+                "and run make content-check, or ask a developer",
+            )
+        ]
+
+
+def _load_content(
     root: Path, today: dt.date | None = None
 ) -> tuple[ContentSnapshot | None, list[ContentProblem]]:
     """Load and check the whole content tree.

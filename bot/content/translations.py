@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.content.model import ContentSnapshot
+from bot.content.schema import plain
 
 HASH_CHARS = 10
 UNTRANSLATED = frozenset({"examples", "sources", "checked", "reviewed", "translated_from"})
@@ -30,6 +31,7 @@ def words_hash(data: dict[str, Any]) -> str:
     Placeholders are hashed as written, so a contact's new number does not outdate anything.
     A file that is not an answer (a check's words) is hashed whole, less those same keys.
     """
+    data = plain(data)  # keys as text: `NO:` (Norway) or `yes:` must not break the hash
     if "text" not in data:
         kept = {k: v for k, v in data.items() if k not in UNTRANSLATED}
         encoded = json.dumps(kept, sort_keys=True, ensure_ascii=False, default=str).encode()

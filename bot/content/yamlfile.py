@@ -41,6 +41,10 @@ def _mapping(loader: _LineLoader, node: MappingNode) -> LineDict:
     result.text_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, list | dict):
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be a word, not a list", key_node.start_mark
+            )
         if key in result:
             raise yaml.constructor.ConstructorError(
                 None,
