@@ -79,10 +79,15 @@ PATTERN_HELP: dict[str, str] = {
 }
 
 
-@functools.cache
 def load_schema(name: str, schema_dir: Path = SCHEMA_DIR) -> Draft202012Validator:
-    """The validator for content/schema/<name>.schema.json, read once."""
+    """The validator for content/schema/<name>.schema.json, read again only when it changes."""
     path = schema_dir / f"{name}.schema.json"
+    return _validator(path, path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _validator(path: Path, _mtime_ns: int) -> Draft202012Validator:
+    """Build (and check) the validator for one version of a schema file."""
     schema = json.loads(path.read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
