@@ -448,8 +448,12 @@ class ConversationService:
         plan = await self._decide(conversation, inbound, snapshot, switched)
         if snapshot.checks and not plan.guided:
             self._start_checks(plan, conversation, snapshot)
-        if inbound.text is not None and mentioned_country(
-            inbound.text, {"elsewhere": snapshot.elsewhere_names}
+        if (
+            inbound.text is not None
+            and mentioned_country(
+                inbound.text, {**snapshot.country_names, "elsewhere": snapshot.elsewhere_names}
+            )
+            == "elsewhere"
         ):
             # Facts for a country we do not cover would mislead: general advice instead.
             self._swap_topic(plan, "destination_info", "destination_other", conversation)

@@ -4,26 +4,40 @@ from __future__ import annotations
 
 from bot.text import fold
 
-# "from Mozambique", "de México": where someone comes from ranks below where they are or go.
-ORIGIN_WORDS = frozenset({"from", "de", "do", "da", "dos", "das", "del"})
+# "de"/"do"/"da" mean "from" only after words like these ("soy de Honduras", "vim do
+# Brasil", "pasaporte de Mozambique"), not inside a place name ("Ciudad de México").
+ORIGIN_VERBS = frozenset(
+    {"soy", "sou", "vengo", "venho", "vim", "vine", "venimos", "somos", "sali", "sai"}
+    | {"pasaporte", "passaporte", "nacionalidad", "nacionalidade", "ciudadano", "cidadao"}
+)
+OF_WORDS = frozenset({"de", "do", "da", "dos", "das", "del"})
+
+
+def _is_origin(before: list[str]) -> bool:
+    """Whether the words before a name introduce where someone comes from."""
+    if before[-1:] == ["from"]:
+        return True
+    return len(before) >= 2 and before[-1] in OF_WORDS and before[-2] in ORIGIN_VERBS
 
 
 def mentioned_country(text: str, names: dict[str, tuple[str, ...]]) -> str | None:
     """The country named in a text, or None.
 
-    With several countries named, one not introduced as an origin ("from", "de") wins over
-    one that is; among equals, the longest name wins.
+    With several countries named, one not introduced as an origin ("from", "soy de") wins
+    over one that is; among those, the one named last (where someone is going or now is),
+    then the longest name.
     """
     padded = f" {fold(text)} "
-    best: tuple[int, int, str] | None = None
+    best: tuple[int, int, int, str] | None = None
     for code, code_names in names.items():
         for name in code_names:
             folded = fold(name)
-            at = padded.find(f" {folded} ") if folded else -1
+            needle = f" {folded} "
+            at = padded.rfind(needle) if folded else -1
             if at < 0:
                 continue
-            before = padded[:at].split()
-            rank = (0 if before and before[-1] in ORIGIN_WORDS else 1, len(folded), code)
-            if best is None or rank[:2] > best[:2]:
+            origin = _is_origin(padded[:at].split())
+            rank = (0 if origin else 1, at + len(needle), len(folded), code)
+            if best is None or rank[:3] > best[:3]:
                 best = rank
-    return best[2] if best else None
+    return best[3] if best else None

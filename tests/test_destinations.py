@@ -144,3 +144,28 @@ async def test_a_person_can_ask_for_another_countrys_help_numbers(app: App) -> N
 def test_where_someone_is_or_goes_wins_over_where_they_come_from(sentence: str, code: str) -> None:
     """ "from Mozambique … in South Africa": the answer is about South Africa."""
     assert mentioned_country(sentence, SNAPSHOT.country_names) == code
+
+
+@pytest.mark.parametrize(
+    ("sentence", "code"),
+    [
+        ("Soy de Honduras y estoy en la Ciudad de México", "MX"),
+        ("Soy de Guatemala, ahora vivo en el estado de Chiapas", "MX"),
+        ("I live in Mozambique and want to go to Portugal", "PT"),
+    ],
+)
+def test_de_inside_a_place_name_is_not_where_someone_comes_from(sentence: str, code: str) -> None:
+    """ "Ciudad de México" is a place, not an origin; the place named last wins."""
+    assert mentioned_country(sentence, SNAPSHOT.country_names) == code
+
+
+@pytest.mark.anyio
+async def test_a_covered_country_where_someone_is_beats_an_uncovered_origin(app: App) -> None:
+    """ "from Zimbabwe … in Johannesburg": South Africa's facts, not the no-facts answer."""
+    reply = await ask(
+        app,
+        "from-zw",
+        "I came from Zimbabwe and now I live in Johannesburg. What should I know about work?",
+    )
+    assert reply["topic"] == "destination_info"
+    assert "30 days" in reply["text"]
