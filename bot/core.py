@@ -37,7 +37,7 @@ from bot.content.model import Button, ContentSnapshot
 from bot.content.store import ContentStore
 from bot.db.models import Conversation, Delivery, Message, Person, utcnow
 from bot.engine import EngineUnavailable, RasaEngine
-from bot.guided import Guide, Turn, active_check, is_check_payload
+from bot.guided import Guide, Turn, active_check, parse_payload
 from bot.handoff import (
     WITH_CASEWORKER,
     Escalation,
@@ -488,6 +488,14 @@ class ConversationService:
             return plan
         if switched:
             plan.topics = ["language_set"]
+            state = conversation.guided_check
+            check = active_check(state, snapshot)
+            if check is not None and state is not None and not state["paused"]:
+                # Switched mid-check: confirm, then ask the open question in the new language.
+                guide = Guide(check, snapshot, conversation.language)
+                plan.engine_replies = [self._render("language_set", conversation)]
+                plan.engine_replies.append(guide.question(state))
+                plan.topics, plan.guided = [], True
             return plan
         if inbound.text is None and inbound.payload is None:
             plan.topics = ["text_only"]
@@ -519,13 +527,13 @@ class ConversationService:
         check = active_check(state, snapshot)
         if state is not None and check is None:
             conversation.guided_check = state = None  # the check changed under it: start over
-        if is_check_payload(inbound.payload):
-            assert inbound.payload is not None
+        pressed = parse_payload(inbound.payload)
+        if pressed is not None:
             check = check or next(iter(snapshot.checks.values()), None)
             if check is None:
                 return _Plan(topics=["fallback"])
             guide = Guide(check, snapshot, conversation.language)
-            return self._apply_turn(conversation, guide.choose(state, inbound.payload[6:]))
+            return self._apply_turn(conversation, guide.choose(state, *pressed))
         if check is None or state is None or state["paused"] or inbound.text is None:
             return None
         turn = Guide(check, snapshot, conversation.language).typed(state, inbound.text)
@@ -563,7 +571,7 @@ class ConversationService:
         """Start a check, or offer to continue the one left half done."""
         guide = Guide(check, snapshot, conversation.language)
         state = conversation.guided_check
-        if active_check(state, snapshot) is check and state is not None and state["step"] > 0:
+        if active_check(state, snapshot) is check and state is not None and state["answers"]:
             turn = guide.offer_resume(state)
         else:
             turn = guide.start()

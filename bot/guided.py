@@ -1,9 +1,12 @@
 """Guided checks in a conversation: ask the questions one by one, score, and explain the result.
 
 The state lives in `conversations.guided_check` as
-`{"check": "job_offer", "step": 3, "answers": {"fee": "yes", ...}, "paused": false}`.
-A person answers with buttons (`check:yes|no|unsure|stop`), WhatsApp numbers (mapped to
-those buttons by the core) or typed words from the check's word lists. Anything else pauses
+`{"check": "job_offer", "answers": {"fee": "yes", ...}, "paused": false}`; the question
+asked is the first one (in the content's current order) not answered yet, so an editor
+reordering or adding questions mid-check never skips one. A person answers with buttons
+(`check:yes:<question id>`, `check:stop`), WhatsApp numbers (mapped to those buttons by the
+core) or typed words from the check's word lists; a button of an earlier question only
+brings the current question back. Anything else pauses
 the check and is answered as usual; asking for the check again offers to continue or restart.
 Distress is decided before any of this (bot/core.py), so it escalates mid-check as anywhere.
 """
@@ -32,25 +35,24 @@ class Turn:
     state: dict[str, Any] | None = None
 
 
-def is_check_payload(payload: str | None) -> bool:
-    """Whether a button payload belongs to a guided check."""
-    return (
-        payload is not None
-        and payload.removeprefix(PAYLOAD_PREFIX) in CHOICES
-        and (payload.startswith(PAYLOAD_PREFIX))
-    )
+def parse_payload(payload: str | None) -> tuple[str, str | None] | None:
+    """`check:yes:fee` gives ("yes", "fee"), `check:stop` ("stop", None); else None."""
+    if payload is None or not payload.startswith(PAYLOAD_PREFIX):
+        return None
+    choice, _, question = payload.removeprefix(PAYLOAD_PREFIX).partition(":")
+    if choice not in CHOICES:
+        return None
+    return choice, question or None
 
 
 def active_check(state: dict[str, Any] | None, snapshot: ContentSnapshot) -> GuidedCheck | None:
-    """The check a stored state belongs to, if it still exists and the state still fits it."""
-    if not isinstance(state, dict):
+    """The check a stored state belongs to, while it exists and has a question left."""
+    if not isinstance(state, dict) or not isinstance(state.get("answers"), dict):
         return None
     for check in snapshot.checks.values():
         if check.id == state.get("check"):
-            step = state.get("step")
-            answers = state.get("answers")
-            fits = isinstance(step, int) and 0 <= step < len(check.questions)
-            return check if fits and isinstance(answers, dict) else None
+            left = any(q.id not in state["answers"] for q in check.questions)
+            return check if left else None
     return None
 
 
@@ -77,8 +79,13 @@ class Guide:
         self.words, self.language = words_for(check, language, snapshot)
 
     def fresh(self) -> dict[str, Any]:
-        """A new check's state: first question, nothing answered."""
-        return {"check": self.check.id, "step": 0, "answers": {}, "paused": False}
+        """A new check's state: nothing answered."""
+        return {"check": self.check.id, "answers": {}, "paused": False}
+
+    def current(self, state: dict[str, Any]) -> int | None:
+        """The index of the first question not answered yet (None when all are)."""
+        answers = state["answers"]
+        return next((n for n, q in enumerate(self.check.questions) if q.id not in answers), None)
 
     def start(self) -> Turn:
         """The introduction and the first question."""
@@ -96,7 +103,7 @@ class Guide:
 
     def question(self, state: dict[str, Any], intro: bool = False) -> Reply:
         """The current question with its progress line and the answer buttons."""
-        step = int(state["step"])
+        step = self.current(state) or 0
         question = self.check.questions[step]
         progress = self.words.progress.replace("{n}", str(step + 1)).replace(
             "{total}", str(len(self.check.questions))
@@ -104,28 +111,35 @@ class Guide:
         text = f"{progress}\n{self.words.questions[question.id]}"
         if intro:
             text = f"{self.words.intro}\n\n{text}"
-        buttons = tuple(
-            Button(self.words.answers[kind], f"{PAYLOAD_PREFIX}{kind}")
-            for kind in (*ANSWERS, "stop")
-        )
+        answers = [
+            Button(self.words.answers[kind], f"{PAYLOAD_PREFIX}{kind}:{question.id}")
+            for kind in ANSWERS
+        ]
+        buttons = (*answers, Button(self.words.answers["stop"], f"{PAYLOAD_PREFIX}stop"))
         return self._reply(text, buttons)
 
-    def choose(self, state: dict[str, Any] | None, choice: str) -> Turn:
-        """Apply a button or typed answer: yes, no, unsure, stop, continue or restart."""
+    def choose(
+        self, state: dict[str, Any] | None, choice: str, question_id: str | None = None
+    ) -> Turn:
+        """Apply a button or typed answer: yes, no, unsure, stop, continue or restart.
+
+        An answer button of another question than the open one asks the open one again.
+        """
         if choice == "restart" or state is None:
             return self.start() if choice != "stop" else self.stop(None)
         if choice == "stop":
             return self.stop(state)
-        if choice == "continue":
-            resumed = {**state, "paused": False}
+        resumed = {**state, "paused": False}
+        step = self.current(state)
+        if choice == "continue" or step is None:
             return Turn(replies=[self.question(resumed)], state=resumed)
-        step = int(state["step"])
         question = self.check.questions[step]
-        answers = {**state["answers"], question.id: choice}
-        if step + 1 < len(self.check.questions):
-            following = {**state, "step": step + 1, "answers": answers, "paused": False}
-            return Turn(replies=[self.question(following)], state=following)
-        return self.result(answers)
+        if question_id is not None and question_id != question.id:
+            return Turn(replies=[self.question(resumed)], state=resumed)
+        answered = {**resumed, "answers": {**state["answers"], question.id: choice}}
+        if self.current(answered) is None:
+            return self.result(answered["answers"])
+        return Turn(replies=[self.question(answered)], state=answered)
 
     def stop(self, state: dict[str, Any] | None) -> Turn:
         """Leave the check (kept, so it can be continued later)."""

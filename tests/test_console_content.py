@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from bot.accounts import Role
+from bot.content.loader import load_content
 from tests.channel_kit import (
     CONSOLE_PASSWORD,
     console_account,
@@ -365,3 +366,18 @@ def test_the_users_command_creates_an_editor_who_lands_on_the_content_page(
         assert console_sign_in(client, "eva") == 303
         landing = client.get("/console")
     assert landing.url.path == "/console/content"
+
+
+def test_the_job_offer_topic_previews_the_guided_checks_first_question(
+    editor: TestClient, content_copy: Path
+) -> None:
+    """What a person sees for job_offer_check is the check's opening, with its answer buttons."""
+    snapshot, _ = load_content(content_copy)
+    assert snapshot is not None
+    check = snapshot.checks["job_offer_check"]
+    words = check.words["es"]
+    page = editor.get("/console/content/job_offer_check/es").text
+    whatsapp = html.unescape(channel(page, "whatsapp"))
+    assert words.questions[check.questions[0].id] in whatsapp
+    assert f"1. {words.answers['yes']}" in whatsapp
+    assert words.answers["stop"] in html.unescape(channel(page, "telegram"))

@@ -89,9 +89,7 @@ def test_weights_and_thresholds_come_from_the_content_file(content_copy: Path) -
     """An editor raising the high threshold turns the same answers into a medium result."""
     path = content_copy / "checks/job_offer/check.yml"
     check = the_check(content_copy)
-    answers = dict(
-        zip([q.id for q in check.questions], answers_for(check, RISKY), strict=True)
-    )
+    answers = dict(zip([q.id for q in check.questions], answers_for(check, RISKY), strict=True))
     score, _ = check.score(answers)
     text = path.read_text()
     high_line = next(line for line in text.splitlines() if line.strip().startswith("high:"))
@@ -124,7 +122,7 @@ def test_a_broken_check_file_is_reported_with_its_line(content_copy: Path) -> No
 async def run_check(
     client: httpx.AsyncClient, user: str, answers: list[str]
 ) -> list[dict[str, Any]]:
-    """Press the answer buttons in order; every response body."""
+    """Answer in order with payloads that name no question (as a typed answer would)."""
     return [await say(client, user, payload=f"check:{answer}") for answer in answers]
 
 
@@ -138,10 +136,11 @@ async def test_a_risky_offer_gets_a_high_result_with_its_flags_and_help(app: App
         assert opening["topic"] == "job_offer_check"
         assert opening["text"].startswith(words.intro)
         assert words.questions[check.questions[0].id] in opening["text"]
+        first_id = check.questions[0].id
         assert [b["payload"] for b in opening["buttons"]] == [
-            "check:yes",
-            "check:no",
-            "check:unsure",
+            f"check:yes:{first_id}",
+            f"check:no:{first_id}",
+            f"check:unsure:{first_id}",
             "check:stop",
         ]
         bodies = await run_check(client, "p1", answers_for(check, RISKY))
@@ -157,7 +156,7 @@ async def test_a_risky_offer_gets_a_high_result_with_its_flags_and_help(app: App
 
 
 async def test_typed_answers_work_in_portuguese_and_stop_leaves_the_check(app: App) -> None:
-    """"sim", "não", "não sei" answer; "parar" stops; asking again offers to continue."""
+    """ "sim", "não", "não sei" answer; "parar" stops; asking again offers to continue."""
     check = the_check(app.settings.content_dir)
     words = check.words["pt"]
     async with app.client() as client:
@@ -234,9 +233,7 @@ async def test_a_partial_language_runs_the_check_in_its_fallback(
     sqlite_url: str, content_copy: Path
 ) -> None:
     """French has no check words: the check runs in English, the fallback."""
-    shutil.copytree(
-        PROJECT_ROOT / "tests/data/content/french", content_copy, dirs_exist_ok=True
-    )
+    shutil.copytree(PROJECT_ROOT / "tests/data/content/french", content_copy, dirs_exist_ok=True)
     app = build_app(sqlite_url, content_copy)
     app.rasa.route = lambda said: said[1:] if said.startswith("/") else "job_offer_check"
     check = the_check(content_copy)
@@ -244,3 +241,52 @@ async def test_a_partial_language_runs_the_check_in_its_fallback(
         await say(client, "p7", text="français")
         body = await say(client, "p7", payload="job_offer_check")
     assert body["replies"][0]["text"].startswith(check.words["en"].intro)
+
+
+async def test_an_old_questions_button_brings_back_the_open_question(app: App) -> None:
+    """Pressing question 1's "no" again at question 3 records nothing and asks question 3."""
+    check = the_check(app.settings.content_dir)
+    first, third = check.questions[0].id, check.questions[2].id
+    async with app.client() as client:
+        await say(client, "p8", text="is this job offer real?")
+        await say(client, "p8", payload=f"check:yes:{first}")
+        await say(client, "p8", payload=f"check:no:{check.questions[1].id}")
+        again = await say(client, "p8", payload=f"check:no:{first}")
+    question = again["replies"][0]
+    assert check.words["en"].questions[third] in question["text"]
+    assert question["buttons"][0]["payload"] == f"check:yes:{third}"
+
+
+async def test_questions_reordered_mid_check_skip_none(app: App) -> None:
+    """An editor moves the last question first while a check is open: it is still asked."""
+    check = the_check(app.settings.content_dir)
+    path = app.settings.content_dir / "checks/job_offer/check.yml"
+    async with app.client() as client:
+        await say(client, "p9", text="is this job offer real?")
+        await say(client, "p9", payload="check:no")
+        text = path.read_text()
+        last = check.questions[-1]
+        block = f'  - id: {last.id}\n    red: "{last.red}"\n    weight: {last.weight:g}\n'
+        assert block in text
+        path.write_text(text.replace(block, "").replace("questions:\n", "questions:\n" + block))
+        reload_content(app)
+        asked = await say(client, "p9", payload="check:continue")
+    assert check.words["en"].questions[last.id] in asked["replies"][0]["text"]
+    assert asked["replies"][0]["buttons"][0]["payload"] == f"check:yes:{last.id}"
+
+
+async def test_switching_language_mid_check_asks_the_open_question_again(app: App) -> None:
+    """ "em português" in the middle: confirmed, and question 2 comes again in Portuguese."""
+    check = the_check(app.settings.content_dir)
+    async with app.client() as client:
+        await say(client, "p10", text="is this job offer real?")
+        await say(client, "p10", payload="check:no")
+        switched = await say(client, "p10", text="em português")
+    topics = [r["topic"] for r in switched["replies"]]
+    assert topics == ["language_set", "job_offer_check"]
+    assert check.words["pt"].questions[check.questions[1].id] in switched["replies"][1]["text"]
+
+
+def reload_content(app: App) -> None:
+    """Make the running app pick up a content edit at once."""
+    app.app.state.components.content.reload()

@@ -508,16 +508,17 @@ def test_the_job_offer_check_uses_inline_buttons(
     assert post(client, update) == 200
     first = telegram.wait_for("sendMessage", count=3)[-1]
     keyboard = first.params["reply_markup"]["inline_keyboard"]
+    check = ContentStore(gateway_tg.settings.content_dir).current().checks["job_offer_check"]
+    first_id = check.questions[0].id
     assert [row[0]["callback_data"] for row in keyboard] == [
-        "check:yes",
-        "check:no",
-        "check:unsure",
+        f"check:yes:{first_id}",
+        f"check:no:{first_id}",
+        f"check:unsure:{first_id}",
         "check:stop",
     ]
     press = telegram_update("callback_query", update_id=update["update_id"] + 1)
-    press["callback_query"]["data"] = "check:yes"
+    press["callback_query"]["data"] = f"check:yes:{first_id}"
     press["callback_query"]["id"] = "press-2"
     assert post(client, press) == 200
     second = telegram.wait_for("sendMessage", count=4)[-1]
-    check = ContentStore(gateway_tg.settings.content_dir).current().checks["job_offer_check"]
     assert check.words["pt"].questions[check.questions[1].id] in second.params["text"]

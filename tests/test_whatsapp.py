@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from bot.content.store import ContentStore
 from bot.db.models import Delivery, Message, Person
 from bot.db.session import sync_url
+from bot.guided import Guide
 from bot.messages import Reply
 from tests.channel_kit import (
     CONSOLE_PASSWORD,
@@ -118,8 +119,13 @@ def start_conversation(client: TestClient, app: App, twilio: FakeTwilio) -> list
 
 
 def expected(app: App, topic: str, language: str = "pt") -> str:
-    """A topic's answer text as a WhatsApp user in Mozambique reads it (before numbering)."""
-    return ContentStore(app.settings.content_dir).render(topic, language, "MZ", "whatsapp").text
+    """A topic's opening as a WhatsApp user in Mozambique reads it (before numbering)."""
+    store = ContentStore(app.settings.content_dir)
+    check = store.current().checks.get(topic)
+    if check is not None:  # the topic opens a guided check
+        guide = Guide(check, store.current(), language)
+        return guide.question(guide.fresh(), intro=True).text
+    return store.render(topic, language, "MZ", "whatsapp").text
 
 
 def bodies(fake: FakeTwilio) -> list[str]:

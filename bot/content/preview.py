@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.chunks import split_text
-from bot.content.model import Button, ContentProblem
+from bot.content.model import Button, ContentProblem, Rendered
 from bot.content.store import ContentStore
 from bot.content.views import CHANNEL_LIMITS, whatsapp_body
+from bot.guided import Guide
 
 PREVIEW_CHANNELS = ("telegram", "whatsapp", "web")
 
@@ -44,8 +45,18 @@ class TopicPreview:
 def channel_view(
     store: ContentStore, topic: str, language: str, country: str | None, channel: str
 ) -> tuple[ChannelView, str]:
-    """One channel's view of a topic, and the language it is written in."""
-    rendered = store.render(topic, language, country, channel)
+    """One channel's view of a topic, and the language it is written in.
+
+    A topic that opens a guided check shows what a person sees: the check's first question.
+    """
+    snapshot = store.current()
+    check = snapshot.checks.get(topic)
+    if check is not None:
+        guide = Guide(check, snapshot, language)
+        opening = guide.question(guide.fresh(), intro=True)
+        rendered = Rendered(topic, opening.language, opening.text, opening.buttons)
+    else:
+        rendered = store.render(topic, language, country, channel)
     limit = CHANNEL_LIMITS[channel]
     if channel == "whatsapp":
         hint = store.current().channels.numbered_hint.get(rendered.language, "")
