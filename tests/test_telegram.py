@@ -225,7 +225,8 @@ def test_media_gets_a_kind_only_text_reply_and_its_content_is_not_kept(
         (None, kind)
     ]
     dump = database_dump(gateway_tg)
-    for secret in ("25.965", "32.583", "258840000002", "Maria", "AwACAgQ"):
+    # Full coordinates: a stored time such as 11:29:25.965522 must not look like one.
+    for secret in ("25.965531", "32.583237", "258840000002", "Maria", "AwACAgQ"):
         assert secret not in dump
 
 
