@@ -290,3 +290,14 @@ async def test_switching_language_mid_check_asks_the_open_question_again(app: Ap
 def reload_content(app: App) -> None:
     """Make the running app pick up a content edit at once."""
     app.app.state.components.content.reload()
+
+
+def test_a_check_words_file_is_also_checked_against_its_schema(content_copy: Path) -> None:
+    """An unknown key in a check's words file (read twice while loading) still gets its line."""
+    path = content_copy / "checks/job_offer/pt.yml"
+    path.write_text(path.read_text() + "colour: blue\n")
+    snapshot, problems = load_content(content_copy)
+    assert snapshot is None
+    [problem] = [p for p in problems if not p.warning]
+    assert problem.path == path and "unknown key 'colour'" in problem.message
+    assert path.read_text().splitlines()[problem.line - 1] == "colour: blue"

@@ -74,6 +74,7 @@ class _Loader:
     schema_found: list[ContentProblem] = field(default_factory=list)
     countries_data: Any = None
     cache: dict[Path, Any] = field(default_factory=dict)
+    validated: set[tuple[Path, str]] = field(default_factory=set)
     source_language: str = "en"
 
     def problem(self, path: Path, line: int, message: str, warning: bool = False) -> None:
@@ -87,21 +88,23 @@ class _Loader:
         those problems are added at the end where the checker said nothing on the same line.
         """
         if path in self.cache:
-            return self.cache[path]
-        if not path.is_file():
+            data = self.cache[path]
+        elif not path.is_file():
             self.problem(path, 1, "this file is missing; create it (see content/README.md)")
             return None
-        try:
-            data = load_yaml(path)
-        except YamlError as exc:
-            self.problem(path, exc.line, str(exc))
-            data = None
-        self.cache[path] = data
-        if data is None:
-            return None
+        else:
+            try:
+                data = load_yaml(path)
+            except YamlError as exc:
+                self.problem(path, exc.line, str(exc))
+                data = None
+            self.cache[path] = data
+        if data is None or schema is None or (path, schema) in self.validated:
+            return data
+        self.validated.add((path, schema))
         schema_dir = self.root / "schema"
         schema_file = schema_dir / f"{schema}.schema.json"
-        if schema is not None and schema_file.is_file():
+        if schema_file.is_file():
             try:
                 self.schema_found.extend(schema_problems(data, path, schema, schema_dir))
             except (ValueError, SchemaError) as exc:  # a broken schema file, not the content
