@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.content.model import LanguageInfo
 from bot.content.phones import phone_numbers
-from bot.content.translations import words_hash
+from bot.content.translations import translation_problem, words_hash
 from bot.content.yamlfile import LineDict, LineList, line_of, text_line_of
 from bot.text import fold
 
@@ -197,26 +197,18 @@ class ChecksReader:
         original = self.read(source, None) if source.exists() else None
         if not isinstance(original, LineDict):
             return
-        stamp = f"translated_from: {words_hash(original)}"
+        source_hash = words_hash(original)
+        shown = str(source.relative_to(folder.parent.parent.parent))
         for code in languages:
             path = folder / f"{code}.yml"
             if code == self.source_language or not path.exists():
                 continue
             data = self.read(path, None)
             given = data.get("translated_from") if isinstance(data, LineDict) else None
-            if given is None:
-                message = (
-                    "this translation does not say which text it was made from; once it says "
-                    f"what {source.name} says, add the line `{stamp}`"
-                )
-            elif given != words_hash(original):
-                message = (
-                    f"outdated: {source.name} changed after this translation was made; update "
-                    f"the words to match it, then change the line to `{stamp}`"
-                )
-            else:
-                continue
-            self.report(path, 1, message, warning=True)
+            name = languages[self.source_language].name
+            message = translation_problem(given, source_hash, name, shown)
+            if message is not None:
+                self.report(path, 1, message, warning=True)
 
     def _questions(self, path: Path, data: Any) -> tuple[Question, ...]:
         """The questions in order, each with its red answer and weight."""

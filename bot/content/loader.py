@@ -33,6 +33,7 @@ from bot.content.model import (
 )
 from bot.content.phones import phone_numbers
 from bot.content.schema import schema_problems
+from bot.content.translations import translation_problem
 from bot.content.yamlfile import LineDict, LineList, YamlError, line_of, load_yaml
 from bot.safety import PhraseMatcher, has_words
 from bot.settings import SUPPORTED_LANGUAGES
@@ -420,25 +421,14 @@ class _Loader:
             original = answers.get((topic, source))
             if language == source or original is None:
                 continue
-            name = languages[source].name
-            stamp = f"translated_from: {original.words_hash}"
-            where = original.path.relative_to(self.root.parent)
-            if answer.translated_from is None:
-                self.problem(
-                    answer.path,
-                    1,
-                    f"this translation does not say which {name} text it was made from; once it "
-                    f"says what {where} says, add the line `{stamp}`",
-                    warning=True,
-                )
-            elif answer.translated_from != original.words_hash:
-                self.problem(
-                    answer.path,
-                    1,
-                    f"outdated: {where} changed after this translation was made; update the "
-                    f"words to match it, then change the line to `{stamp}`",
-                    warning=True,
-                )
+            message = translation_problem(
+                answer.translated_from,
+                original.words_hash,
+                languages[source].name,
+                str(original.path.relative_to(self.root.parent)),
+            )
+            if message is not None:
+                self.problem(answer.path, 1, message, warning=True)
 
 
 def load_content(

@@ -79,3 +79,22 @@ def translation_table(snapshot: ContentSnapshot) -> dict[str, dict[str, Cell]]:
                 row[code] = Cell(Status.COMPLETE, code)
         table[topic] = row
     return table
+
+
+def translation_problem(given: str | None, source_hash: str, name: str, where: str) -> str | None:
+    """What to tell an editor about a translation's `translated_from:`; None when it is current.
+
+    `name` is the source language's name (English), `where` the source file as shown.
+    """
+    stamp = f"translated_from: {source_hash}"
+    if given is None:
+        return (
+            f"this translation does not say which {name} text it was made from; once it "
+            f"says what {where} says, add the line `{stamp}`"
+        )
+    if given != source_hash:
+        return (
+            f"outdated: {where} changed after this translation was made; update the "
+            f"words to match it, then change the line to `{stamp}`"
+        )
+    return None
