@@ -60,14 +60,9 @@ def words_for(
     check: GuidedCheck, language: str, snapshot: ContentSnapshot
 ) -> tuple[CheckWords, str]:
     """The check's words in a language, or in its fallback language; and that language."""
-    chosen = language
-    seen: set[str] = set()
-    while chosen not in check.words:
-        seen.add(chosen)
-        info = snapshot.languages.get(chosen)
-        chosen = info.fallback if info and info.fallback else snapshot.source_language
-        if chosen in seen:
-            break
+    chosen = next(
+        (code for code in snapshot.language_chain(language) if code in check.words), language
+    )
     return check.words[chosen], chosen
 
 

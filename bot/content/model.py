@@ -150,3 +150,11 @@ class ContentSnapshot:
     checks: dict[str, GuidedCheck] = field(default_factory=dict)
     # Countries people name that we have no facts for (destination_other answers them).
     elsewhere_names: tuple[str, ...] = ()
+
+    def language_chain(self, language: str) -> tuple[str, ...]:
+        """The language, then where its missing texts come from: its fallback, the source."""
+        info = self.languages.get(language)
+        chain = [language]
+        if info is not None and info.fallback:
+            chain.append(info.fallback)
+        return tuple(dict.fromkeys([*chain, self.source_language]))

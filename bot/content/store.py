@@ -86,17 +86,14 @@ class ContentStore:
         language's `fallback_note` (written in the language the person chose).
         """
         snapshot = self.current()
-        chosen = language
-        answer = snapshot.answers.get((topic, chosen))
-        seen = {chosen}
-        while answer is None:
-            info = snapshot.languages.get(chosen)
-            fallback = info.fallback if info and info.fallback else snapshot.source_language
-            if fallback in seen:
-                raise KeyError(f"no answer for topic {topic!r}")
-            seen.add(fallback)
-            chosen = fallback
-            answer = snapshot.answers.get((topic, chosen))
+        found = [
+            (code, snapshot.answers[(topic, code)])
+            for code in snapshot.language_chain(language)
+            if (topic, code) in snapshot.answers
+        ]
+        if not found:
+            raise KeyError(f"no answer for topic {topic!r}")
+        chosen, answer = found[0]
         text = answer.by_country.get(country, answer.text) if country else answer.text
         if channel is not None:
             text = answer.by_channel.get(channel, text)
