@@ -98,24 +98,24 @@ CALLING_CODE_COUNTRIES: dict[str, str] = {
 }
 
 
-def country_hint(sender: str) -> str | None:
-    """The country of a WhatsApp number from its calling code (longest code first)."""
+def by_calling_code(sender: str, table: dict[str, str]) -> str | None:
+    """The table's value for a WhatsApp number's calling code (the longest code wins)."""
     digits = sender.removeprefix("whatsapp:").removeprefix("+")
     for length in (3, 2, 1):
-        country = CALLING_CODE_COUNTRIES.get(digits[:length])
-        if country is not None:
-            return country
+        value = table.get(digits[:length])
+        if value is not None:
+            return value
     return None
+
+
+def country_hint(sender: str) -> str | None:
+    """The country of a WhatsApp number from its calling code."""
+    return by_calling_code(sender, CALLING_CODE_COUNTRIES)
 
 
 def language_hint(sender: str) -> str | None:
-    """The language a WhatsApp number's country most likely writes (longest code first)."""
-    digits = sender.removeprefix("whatsapp:").removeprefix("+")
-    for length in (3, 2):
-        language = CALLING_CODE_LANGUAGES.get(digits[:length])
-        if language is not None:
-            return language
-    return None
+    """The language a WhatsApp number's country most likely writes."""
+    return by_calling_code(sender, CALLING_CODE_LANGUAGES)
 
 
 def media_kind(form: ImmutableMultiDict[str, str]) -> str | None:

@@ -59,7 +59,7 @@ def channel_view(
         rendered = store.render(topic, language, country, channel)
     limit = CHANNEL_LIMITS[channel]
     if channel == "whatsapp":
-        hint = store.current().channels.numbered_hint.get(rendered.language, "")
+        hint = snapshot.channels.numbered_hint.get(rendered.language, "")
         body = whatsapp_body(rendered.text, rendered.buttons, hint)
         buttons: tuple[Button, ...] = ()
     else:
