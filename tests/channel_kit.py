@@ -121,3 +121,22 @@ def database_dump(app: App) -> str:
     for table in ("people", "conversations", "messages", "deliveries"):
         values.extend(repr(r) for r in rows(app, f"SELECT * FROM {table}"))
     return "\n".join(values)
+
+
+def console_routes(app: App, leave_out: tuple[str, ...] = ()) -> list[tuple[Any, str, str]]:
+    """Every (route, method, URL to call) under /console, for walking the route table."""
+    from starlette.routing import Route
+
+    walked: list[tuple[Any, str, str]] = []
+    for route in app.app.routes:
+        if not isinstance(route, Route) or not route.path.startswith("/console"):
+            continue
+        if leave_out and route.path.startswith(leave_out):
+            continue
+        url = (
+            route.path.replace("{conversation_id}", "abc")
+            .replace("{action:str}", "claim")
+            .replace("{rest:path}", "anything")
+        )
+        walked += [(route, m, url) for m in sorted((route.methods or set()) - {"HEAD"})]
+    return walked
