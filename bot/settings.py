@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Mapping
@@ -67,6 +68,14 @@ class Settings:
     waiting_ack_minutes: int = 10
     unclaimed_minutes: float = 5.0
     distress_model_threshold: float = 0.10
+    # Fernet keys for message bodies at rest: the first encrypts, all decrypt (rotation).
+    data_keys: tuple[str, ...] = ()
+    retention_days: int = 90
+    # Inbound messages one person may send per minute, and one network address per minute.
+    rate_per_person: int = 30
+    rate_per_address: int = 120
+    # "json" (one JSON object per line, for production) or "text" (for a terminal).
+    log_format: str = "json"
 
     @property
     def telegram_enabled(self) -> bool:
@@ -146,6 +155,37 @@ def _check_channels(settings: Settings) -> None:
         )
 
 
+def _data_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    """DATA_KEYS: comma-separated Fernet keys, newest first; required, each checked."""
+    raw = env.get("DATA_KEYS", "").strip()
+    make_one = "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+    if not raw:
+        raise SettingsError(
+            f"DATA_KEYS is not set (the key that encrypts messages at rest). Make one with {make_one}; "
+            "`make run` writes one to .env."
+        )
+    keys = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for position, key in enumerate(keys, start=1):
+        try:
+            decoded = base64.urlsafe_b64decode(key.encode("ascii"))
+        except (ValueError, UnicodeError):
+            decoded = b""
+        if len(decoded) != 32:
+            raise SettingsError(
+                f"DATA_KEYS key {position} is not a Fernet key (32 url-safe base64 bytes). "
+                f"Make one with {make_one}."
+            )
+    return keys
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    """LOG_FORMAT: json (default) or text."""
+    value = env.get("LOG_FORMAT", "json").strip().lower() or "json"
+    if value not in ("json", "text"):
+        raise SettingsError(f"LOG_FORMAT must be json or text, not {value!r}.")
+    return value
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read settings from the environment, then `.env`; raise SettingsError on a bad one."""
     file_values = read_env_file(PROJECT_ROOT / ".env") if environ is None else {}
@@ -167,6 +207,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         waiting_ack = int(env.get("WAITING_ACK_MINUTES", "10"))
         unclaimed = float(env.get("UNCLAIMED_MINUTES", "5"))
         distress_threshold = float(env.get("DISTRESS_MODEL_THRESHOLD", "0.10"))
+        retention_days = int(env.get("RETENTION_DAYS", "90"))
+        rate_per_person = int(env.get("RATE_LIMIT_PER_PERSON", "30"))
+        rate_per_address = int(env.get("RATE_LIMIT_PER_ADDRESS", "120"))
     except ValueError as exc:
         raise SettingsError(f"A numeric setting is not a number: {exc}") from exc
     settings = Settings(
@@ -190,6 +233,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         waiting_ack_minutes=waiting_ack,
         unclaimed_minutes=unclaimed,
         distress_model_threshold=distress_threshold,
+        data_keys=_data_keys(env),
+        retention_days=retention_days,
+        rate_per_person=rate_per_person,
+        rate_per_address=rate_per_address,
+        log_format=_log_format(env),
     )
     _check_channels(settings)
     return settings

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
 os.environ.setdefault("RASA_TOKEN", "test-rasa-token-" + "y" * 16)
+os.environ.setdefault("DATA_KEYS", "ZmVybmV0LXRlc3Qta2V5LWZvci1yb3RhLXNlZ3VyYSE=")
 
 import psycopg
 import pytest

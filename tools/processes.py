@@ -12,20 +12,29 @@ from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
+from cryptography.fernet import Fernet
+
 from tools.model import RASA_BIN, RASA_DIR, ROOT
 
 ENV_FILE = ROOT / ".env"
-GENERATED_SECRETS = ("SECRET_KEY", "RASA_TOKEN")
+GENERATED_SECRETS = ("SECRET_KEY", "RASA_TOKEN", "DATA_KEYS")
+
+
+def _new_secret(name: str) -> str:
+    """A random value for a generated secret (DATA_KEYS must be a Fernet key)."""
+    if name == "DATA_KEYS":
+        return Fernet.generate_key().decode()
+    return secrets.token_urlsafe(32)
 
 
 def ensure_local_secrets(env_file: Path = ENV_FILE) -> None:
-    """Write random SECRET_KEY and RASA_TOKEN into .env if it lacks them (local runs only)."""
+    """Write random SECRET_KEY, RASA_TOKEN and DATA_KEYS into .env if it lacks them (local runs only)."""
     existing = env_file.read_text(encoding="utf-8") if env_file.exists() else ""
     keys = {line.split("=", 1)[0].strip() for line in existing.splitlines() if "=" in line}
     missing = [name for name in GENERATED_SECRETS if name not in keys and name not in os.environ]
     if not missing:
         return
-    lines = [f"{name}={secrets.token_urlsafe(32)}" for name in missing]
+    lines = [f"{name}={_new_secret(name)}" for name in missing]
     prefix = "" if not existing or existing.endswith("\n") else "\n"
     header = "" if existing else "# Local secrets written by `make run`; never commit this file.\n"
     env_file.write_text(existing + prefix + header + "\n".join(lines) + "\n", encoding="utf-8")

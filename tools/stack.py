@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from tools.model import model_path
 from tools.processes import free_port, start_gateway, start_rasa, wait_for
 
@@ -64,6 +66,7 @@ def running_stack(
         **os.environ,
         "SECRET_KEY": secret_key,
         "RASA_TOKEN": token,
+        "DATA_KEYS": Fernet.generate_key().decode(),
         "RASA_URL": f"http://127.0.0.1:{rasa_port}",
         "DATABASE_URL": db_url,
     }

@@ -122,6 +122,8 @@ class Message(Base):
     handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # When a worker took the message in hand; a redelivery may take it over once stale.
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Rasa could not be asked when it arrived: answer it once the engine is back.
+    awaiting_engine: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -240,3 +242,34 @@ class ConsoleSetting(Base):
     value: Mapped[str] = mapped_column(String(200))
     updated_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxItem(Base):
+    """A stored reply still to be sent through a push channel; deleted once every part went.
+
+    Workers on any replica take items in id order, one conversation at a time, under a
+    short lease; a crash leaves the item for the next worker, which resumes after the
+    parts already sent.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_due", "due_at"),
+        Index("ix_outbox_conversation", "conversation_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    # Parts of the reply the channel already accepted: a retry starts after them.
+    parts_done: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Not before this time (backoff, or the provider's retry_after).
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A worker holds the item until then; after it, another worker may take it over.
+    leased_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
