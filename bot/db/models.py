@@ -20,6 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.db.crypto import SealedText
+
 
 def utcnow() -> dt.datetime:
     """The current time, timezone-aware in UTC."""
@@ -107,7 +109,8 @@ class Message(Base):
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     direction: Mapped[str] = mapped_column(String(3))
     author: Mapped[str] = mapped_column(String(16))
-    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Encrypted at rest (bot/db/crypto.py): never filter or search on it in SQL.
+    text: Mapped[str | None] = mapped_column(SealedText, nullable=True)
     payload: Mapped[str | None] = mapped_column(String(64), nullable=True)
     topic: Mapped[str | None] = mapped_column(String(32), nullable=True)
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
@@ -218,7 +221,8 @@ class Note(Base):
     )
     staff_id: Mapped[int] = mapped_column(Integer)
     username: Mapped[str] = mapped_column(String(64))
-    text: Mapped[str] = mapped_column(Text)
+    # Encrypted at rest like message bodies.
+    text: Mapped[str] = mapped_column(SealedText)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

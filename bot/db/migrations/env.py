@@ -17,8 +17,13 @@ def run_migrations_online() -> None:
         from bot.settings import load_settings
 
         url = sync_url(load_settings().database_url)
+    # hide_parameters: a failing data migration (0007 seals message bodies) must not
+    # print the rows it was writing.
     connectable = engine_from_config(
-        {"sqlalchemy.url": url}, prefix="sqlalchemy.", poolclass=pool.NullPool
+        {"sqlalchemy.url": url},
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+        hide_parameters=True,
     )
     with connectable.connect() as connection:
         context.configure(
