@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 from urllib.error import URLError
+from urllib.parse import unquote, urlsplit
 from urllib.request import urlopen
 
 from cryptography.fernet import Fernet
@@ -18,6 +19,8 @@ from tools.model import RASA_BIN, RASA_DIR, ROOT
 
 ENV_FILE = ROOT / ".env"
 GENERATED_SECRETS = ("SECRET_KEY", "RASA_TOKEN", "DATA_KEYS")
+DEV_ENDPOINTS = "endpoints.yml"  # NLG only: in-memory tracker and lock store
+PRODUCTION_ENDPOINTS = "endpoints.production.yml"  # + PostgreSQL tracker, Redis lock store
 
 
 def _new_secret(name: str) -> str:
@@ -28,7 +31,7 @@ def _new_secret(name: str) -> str:
 
 
 def ensure_local_secrets(env_file: Path = ENV_FILE) -> None:
-    """Write random SECRET_KEY, RASA_TOKEN and DATA_KEYS into .env if it lacks them (local runs only)."""
+    """Write random SECRET_KEY, RASA_TOKEN and DATA_KEYS into .env where missing (local runs)."""
     existing = env_file.read_text(encoding="utf-8") if env_file.exists() else ""
     keys = {line.split("=", 1)[0].strip() for line in existing.splitlines() if "=" in line}
     missing = [name for name in GENERATED_SECRETS if name not in keys and name not in os.environ]
@@ -49,10 +52,47 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def production_store_env(tracker_db: str, redis_url: str) -> dict[str, str]:
+    """Rasa's TRACKER_DB_* and LOCK_STORE_* settings (endpoints.production.yml) from two URLs.
+
+    `tracker_db` is postgresql://user[:password]@host[:port]/database and `redis_url` is
+    redis://host[:port][/db]; Rasa's lock store takes them as separate values.
+    """
+    db = urlsplit(tracker_db)
+    if db.scheme not in ("postgresql", "postgres") or not db.hostname or len(db.path) < 2:
+        raise ValueError("tracker_db must be postgresql://user@host[:port]/database")
+    redis = urlsplit(redis_url)
+    if redis.scheme != "redis" or not redis.hostname:
+        raise ValueError("redis_url must be redis://host[:port][/db]")
+    return {
+        "TRACKER_DB_HOST": db.hostname,
+        "TRACKER_DB_PORT": str(db.port or 5432),
+        "TRACKER_DB_NAME": unquote(db.path[1:]),
+        "TRACKER_DB_USER": unquote(db.username or "postgres"),
+        "TRACKER_DB_PASSWORD": unquote(db.password or ""),
+        "LOCK_STORE_HOST": redis.hostname,
+        "LOCK_STORE_PORT": str(redis.port or 6379),
+        "LOCK_STORE_DB": redis.path.strip("/") or "0",
+    }
+
+
 def start_rasa(
-    model: Path, port: int, token: str, nlg_url: str, log_file: Path
+    model: Path,
+    port: int,
+    token: str,
+    nlg_url: str,
+    log_file: Path,
+    *,
+    endpoints: str = DEV_ENDPOINTS,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start the Rasa server on 127.0.0.1 behind the token, rendering through our NLG."""
+    """Start the Rasa server on 127.0.0.1 behind the token, rendering through our NLG.
+
+    `endpoints` names a file in rasa_project/ (PRODUCTION_ENDPOINTS for the PostgreSQL
+    tracker and Redis lock store, whose settings then come in `extra_env`).
+    """
+    if not (RASA_DIR / endpoints).is_file():
+        raise FileNotFoundError(f"no endpoints file {endpoints} in {RASA_DIR}")
     env = {
         **os.environ,
         "RASA_TOKEN": token,
@@ -61,6 +101,7 @@ def start_rasa(
         "RASA_TELEMETRY_ENABLED": "false",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "PYTHONWARNINGS": "ignore",
+        **(extra_env or {}),
     }
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as out:
@@ -80,7 +121,7 @@ def start_rasa(
                 "--credentials",
                 "credentials.yml",
                 "--endpoints",
-                "endpoints.yml",
+                endpoints,
             ],
             cwd=RASA_DIR,
             env=env,

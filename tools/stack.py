@@ -13,7 +13,15 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from tools.model import model_path
-from tools.processes import free_port, start_gateway, start_rasa, wait_for
+from tools.processes import (
+    DEV_ENDPOINTS,
+    PRODUCTION_ENDPOINTS,
+    free_port,
+    production_store_env,
+    start_gateway,
+    start_rasa,
+    wait_for,
+)
 
 RASA_LOAD_SECONDS = 180
 
@@ -28,6 +36,8 @@ class Stack:
     secret_key: str
     database_url: str
     log_dir: Path
+    tracker_db: str | None = None
+    redis_url: str | None = None
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -48,12 +58,19 @@ def running_stack(
     content_dir: Path | None = None,
     extra_env: dict[str, str] | None = None,
     model: Path | None = None,
+    tracker_db: str | None = None,
+    redis_url: str | None = None,
 ) -> Iterator[Stack]:
     """Run Rasa and the gateway until the block ends; logs go to work_dir.
 
     `extra_env` adds gateway settings (e.g. channels pointed at recording servers);
     `model` runs another trained model than the one for rasa_project/ and content/.
+    `tracker_db` (a PostgreSQL URL) and `redis_url` together run Rasa as in production
+    (endpoints.production.yml: tracker in that database, lock store in that Redis db)
+    and give the gateway REDIS_URL; without them Rasa keeps both in memory.
     """
+    if (tracker_db is None) != (redis_url is None):
+        raise ValueError("tracker_db and redis_url go together (endpoints.production.yml)")
     model = model or model_path()
     if not model.exists():
         raise RuntimeError(f"no model at {model}; run `make train`")
@@ -72,9 +89,21 @@ def running_stack(
     }
     if content_dir is not None:
         env["CONTENT_DIR"] = str(content_dir)
+    rasa_env: dict[str, str] = {}
+    endpoints = DEV_ENDPOINTS
+    if tracker_db is not None and redis_url is not None:
+        rasa_env = production_store_env(tracker_db, redis_url)
+        endpoints = PRODUCTION_ENDPOINTS
+        env["REDIS_URL"] = redis_url
     env.update(extra_env or {})
     rasa = start_rasa(
-        model, rasa_port, token, f"http://127.0.0.1:{gateway_port}/nlg", work_dir / "rasa.log"
+        model,
+        rasa_port,
+        token,
+        f"http://127.0.0.1:{gateway_port}/nlg",
+        work_dir / "rasa.log",
+        endpoints=endpoints,
+        extra_env=rasa_env,
     )
     gateway = start_gateway(gateway_port, env, work_dir / "gateway.log")
     try:
@@ -87,6 +116,8 @@ def running_stack(
             secret_key=secret_key,
             database_url=db_url,
             log_dir=work_dir,
+            tracker_db=tracker_db,
+            redis_url=redis_url,
         )
     finally:
         stop(gateway)
