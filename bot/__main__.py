@@ -4,19 +4,56 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import datetime as dt
 import os
 import sys
 from pathlib import Path
 
-from bot.logs import quiet_libraries
-from bot.settings import SettingsError, load_settings
+from bot.db import crypto
+from bot.logs import configure_logging
+from bot.settings import Settings, SettingsError, load_settings
 
 
-def configure_logging() -> None:
-    """Log our own events at INFO; libraries that would print URLs with tokens stay quiet."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    quiet_libraries()
+async def rotate_keys_command(settings: Settings) -> int:
+    """Re-encrypt every message and note body under the newest key of DATA_KEYS."""
+    from bot.db.session import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        result = await crypto.rotate(engine)
+    finally:
+        await engine.dispose()
+    for table, _column in crypto.SEALED_COLUMNS:
+        print(
+            f"{table}: {result.resealed[table]} re-encrypted, {result.current[table]} already "
+            f"current, {result.unreadable[table]} unreadable (no key opens them)"
+        )
+    return 1 if any(result.unreadable.values()) else 0
+
+
+async def purge_command(settings: Settings, days: int | None, dry_run: bool) -> int:
+    """Delete (or with --dry-run count) what is older than the retention period; print counts."""
+    from bot.db.session import make_engine, make_sessionmaker
+    from bot.engine import RasaEngine
+    from bot.retention import purge
+
+    days = settings.retention_days if days is None else days
+    engine = make_engine(settings.database_url)
+    rasa = RasaEngine(settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds)
+    try:
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+        result = await purge(make_sessionmaker(engine), rasa, cutoff, dry_run=dry_run)
+    finally:
+        await rasa.close()
+        await engine.dispose()
+    verb = "would delete" if dry_run else "deleted"
+    print(f"older than {days} days, {verb}:")
+    for name, count in result.counts.items():
+        print(f"  {name}: {count}")
+    if result.engine_pending:
+        print(f"  kept until the Rasa engine can forget them: {result.engine_pending}")
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     totp = user_commands.add_parser("totp", help="turn on the authenticator-app second factor")
     totp.add_argument("username")
+    commands.add_parser(
+        "rotate-keys", help="re-encrypt message and note bodies under the newest DATA_KEYS key"
+    )
+    purge = commands.add_parser(
+        "purge", help="delete conversations quiet for longer than RETENTION_DAYS; prints counts"
+    )
+    purge.add_argument("--days", type=int, help="instead of RETENTION_DAYS")
+    purge.add_argument("--dry-run", action="store_true", help="count only, delete nothing")
     given = sys.argv[1:] if argv is None else argv
     if given[:1] == ["content-check"]:
         from bot.content.check import main as run_check
@@ -58,12 +103,20 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_status(given[1:])
     args = parser.parse_args(given)
-    configure_logging()
 
     try:
         settings = load_settings()
     except SettingsError as exc:
         parser.exit(2, f"settings: {exc}\n")
+    configure_logging(settings)
+    # Message and note bodies are sealed with these keys (bot/db/crypto.py).
+    crypto.configure(settings.data_keys)
+    if args.command == "rotate-keys":
+        return asyncio.run(rotate_keys_command(settings))
+    if args.command == "purge":
+        if args.days is not None and args.days < 1:
+            parser.exit(2, "purge: --days must be at least 1\n")
+        return asyncio.run(purge_command(settings, args.days, args.dry_run))
     if args.command == "telegram-profile":
         from handlers.telegram_profile import apply_profile_command
 
@@ -87,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         access_log=False,
         log_level="info",
+        # Uvicorn's own loggers go through our root handler (JSON or text, no texts).
+        log_config=None,
         # Open live-queue streams must not hold a restart forever.
         timeout_graceful_shutdown=5,
     )
