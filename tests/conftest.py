@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 32)
 os.environ.setdefault("RASA_TOKEN", "test-rasa-token-" + "y" * 16)
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from tests.fakes.twilio_api import FakeTwilio
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+STACK_REDIS_URL = "redis://127.0.0.1:6379/3"  # a Redis db of the end-to-end stack's own
 
 
 @pytest.fixture
@@ -97,13 +99,84 @@ def stack_twilio() -> Iterator[FakeTwilio]:
         yield fake
 
 
+def redis_command(url: str, *args: str) -> object:
+    """Send one command to the Redis db named in a redis:// URL and read its reply (RESP)."""
+    host, _, rest = url.removeprefix("redis://").partition(":")
+    port, _, db = rest.partition("/")
+
+    def encode(*words: str) -> bytes:
+        """A command as a RESP array of bulk strings."""
+        parts = [f"*{len(words)}\r\n".encode()]
+        for word in words:
+            data = word.encode()
+            parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+        return b"".join(parts)
+
+    with socket.create_connection((host, int(port or 6379)), timeout=5) as sock:
+        reader = sock.makefile("rb")
+        replies = []
+        for command in (("SELECT", db or "0"), args):
+            sock.sendall(encode(*command))
+            replies.append(read_resp(reader))
+        return replies[-1]
+
+
+def read_resp(reader: Any) -> object:
+    """One reply from a Redis connection's byte stream (enough RESP2 for tests)."""
+    line = reader.readline().rstrip(b"\r\n")
+    kind, body = line[:1], line[1:].decode()
+    if kind == b"+":
+        return body
+    if kind == b"-":
+        raise RuntimeError(f"redis: {body}")
+    if kind == b":":
+        return int(body)
+    if kind == b"$":
+        return None if body == "-1" else reader.read(int(body) + 2)[:-2].decode()
+    if kind == b"*":
+        return [read_resp(reader) for _ in range(int(body))]
+    raise RuntimeError(f"redis: unexpected reply {line!r}")
+
+
+@pytest.fixture(scope="session")
+def stack_databases() -> Iterator[tuple[str, str]]:
+    """Fresh PostgreSQL databases for the stack: the gateway's and Rasa's tracker, dropped after."""
+    names = [f"rota_e2e_{uuid.uuid4().hex[:10]}", f"rota_tracker_{uuid.uuid4().hex[:10]}"]
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        for name in names:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        app_url, tracker_url = (f"postgresql://postgres@127.0.0.1:5432/{n}" for n in names)
+        yield app_url, tracker_url
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            for name in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def stack_redis() -> Iterator[str]:
+    """The Redis db (number 3) the stack's engine keeps its locks in; only it is flushed after."""
+    redis_command(STACK_REDIS_URL, "FLUSHDB")
+    try:
+        yield STACK_REDIS_URL
+    finally:
+        redis_command(STACK_REDIS_URL, "FLUSHDB")
+
+
 @pytest.fixture(scope="session")
 def stack(
     tmp_path_factory: pytest.TempPathFactory,
     stack_telegram: FakeTelegram,
     stack_twilio: FakeTwilio,
+    stack_databases: tuple[str, str],
+    stack_redis: str,
 ) -> Iterator[Stack]:
-    """The real Rasa engine and gateway (web, Telegram, WhatsApp), shared by end-to-end tests."""
+    """The real Rasa engine and gateway (web, Telegram, WhatsApp), shared by end-to-end tests.
+
+    Configured as in production: the gateway on PostgreSQL, Rasa's tracker in another
+    PostgreSQL database and its lock store in Redis (endpoints.production.yml).
+    """
     from tests.channel_kit import PUBLIC_URL, TELEGRAM_SECRET, TELEGRAM_TOKEN
     from tests.fakes.twilio_api import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 
@@ -120,7 +193,15 @@ def stack(
         "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
         "TWILIO_API_URL": stack_twilio.url,
     }
-    with running_stack(work, content_dir=content, extra_env=channels) as running:
+    app_db, tracker_db = stack_databases
+    with running_stack(
+        work,
+        database_url=app_db,
+        content_dir=content,
+        extra_env=channels,
+        tracker_db=tracker_db,
+        redis_url=stack_redis,
+    ) as running:
         stack_telegram.wait_for("setWebhook", timeout=30)
         yield running
 
