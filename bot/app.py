@@ -35,6 +35,7 @@ from bot.staff_sessions import SessionStore
 from bot.unclaimed import UnclaimedWatch
 from handlers.console import Console
 from handlers.demo import demo_page
+from handlers.security import secure
 from handlers.telegram import TelegramChannel
 from handlers.web import web_routes
 from handlers.whatsapp import WhatsAppChannel
@@ -172,4 +173,5 @@ def create_app(
         exception_handlers={ContentNotLoaded: content_not_loaded, 500: server_error},
     )
     app.state.components = parts
+    app.add_middleware(secure, settings=settings)
     return app

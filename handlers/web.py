@@ -11,6 +11,8 @@ from starlette.routing import Route
 
 from bot.core import ConversationService
 from bot.messages import InboundError, InboundMessage, Outcome, Reply
+from bot.ratelimit import person_key
+from handlers.security import limiter_of, retry_after
 
 CHANNEL = "web"
 MAX_BODY_BYTES = 16_384
@@ -73,6 +75,26 @@ def parse_inbound(raw: bytes) -> InboundMessage | JSONResponse:
         return error(str(exc))
 
 
+async def person_throttled(request: Request, inbound: InboundMessage) -> JSONResponse | None:
+    """The 429 (nothing stored) for a person over RATE_LIMIT_PER_PERSON, else None."""
+    limiter = limiter_of(request)
+    if limiter is None:
+        return None
+    key = person_key(CHANNEL, inbound.channel_user_id)
+    wait = await limiter.hit(key)
+    if wait is None:
+        return None
+    seconds = retry_after(wait)
+    return JSONResponse(
+        {
+            "error": f"too many messages: at most {limiter.limit(key)} a minute per person; "
+            f"try again in {seconds} seconds"
+        },
+        status_code=429,
+        headers={"Retry-After": seconds},
+    )
+
+
 def web_routes(service: ConversationService) -> list[Route]:
     """Routes of the web channel, bound to the core service."""
 
@@ -84,6 +106,9 @@ def web_routes(service: ConversationService) -> list[Route]:
         inbound = parse_inbound(await request.body())
         if isinstance(inbound, JSONResponse):
             return inbound
+        throttled = await person_throttled(request, inbound)
+        if throttled is not None:
+            return throttled
         outcome = await service.handle(inbound)
         return JSONResponse(outcome_json(outcome))
 
