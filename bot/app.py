@@ -76,14 +76,15 @@ def create_app(
         settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds, engine_transport
     )
     sessions = make_sessionmaker(db_engine)
+    delivery = DeliveryService(sessions, AddressBox(settings.secret_key))
     service = ConversationService(
         settings,
         sessions,
         content,
         rasa,
         detector_for(PROJECT_ROOT / "rasa_project" / "data" / "nlu"),
+        delivery.outbox,
     )
-    delivery = DeliveryService(sessions, AddressBox(settings.secret_key))
     telegram = (
         TelegramChannel(settings, service, delivery, content) if settings.telegram_enabled else None
     )
@@ -114,6 +115,7 @@ def create_app(
         for channel in channels:
             await channel.start()
         unclaimed.start()
+        delivery.start()
         yield
         await unclaimed.stop()
         await delivery.drain()

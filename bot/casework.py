@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import metrics
 from bot.accounts import Role
 from bot.addresses import AddressBox
 from bot.content.store import ContentStore
@@ -184,6 +185,12 @@ class Casework:
             )
             await session.commit()
             if getattr(result, "rowcount", 0) == 1:
+                escalated_at = await session.scalar(
+                    select(Conversation.escalated_at).where(Conversation.id == conversation_id)
+                )
+                if escalated_at is not None:
+                    wait = (utcnow() - escalated_at).total_seconds()
+                    metrics.QUEUE_WAIT_SECONDS.observe(max(0.0, wait))
                 return
             conversation = await self._load(session, conversation_id)
             if conversation.status == Status.HUMAN and conversation.assigned_to is not None:

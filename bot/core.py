@@ -48,6 +48,7 @@ from bot.handoff import (
 )
 from bot.language import LanguageDetector, named_language
 from bot.messages import InboundMessage, Outcome, Reply
+from bot.outbox import Outbox, reply_from_row
 from bot.places import mentioned_country
 from bot.safety import SafetyKind, check_message
 from bot.settings import SUPPORTED_LANGUAGES, Settings
@@ -89,19 +90,6 @@ def pseudonymous_id(secret_key: str, channel: str, channel_user_id: str) -> str:
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 
 
-def _reply_from_row(row: Message, language: str) -> Reply:
-    """A stored outgoing message as a Reply."""
-    return Reply(
-        id=row.id,
-        text=row.text or "",
-        topic=row.topic,
-        language=row.language or language,
-        buttons=tuple(Button(b["title"], b["payload"]) for b in row.buttons or []),
-        author=row.author,
-        created_at=row.created_at,
-    )
-
-
 _LEADING_SLASHES = re.compile(r"^[\s/]+")
 
 
@@ -124,8 +112,10 @@ class ConversationService:
         content: ContentStore,
         engine: RasaEngine,
         detector: LanguageDetector,
+        outbox: Outbox,
     ) -> None:
         self._settings = settings
+        self._outbox = outbox
         self._sessions = sessions
         self._content = content
         self._engine = engine
@@ -171,6 +161,7 @@ class ConversationService:
             escalation=None,
             language=language,
             replies=[reply],
+            unsaved=True,
         )
 
     async def _handle_locked(self, person_id: str, inbound: InboundMessage) -> Outcome:
@@ -262,15 +253,18 @@ class ConversationService:
         if is_new and plan.topics[:1] != ["emergency"] and plan.escalation is None:
             plan.topics.append("privacy_notice")
         replies = plan.engine_replies + [self._render(topic, conversation) for topic in plan.topics]
-        stored = await self._store_replies(session, conversation, replies)
+        rows = await self._store_replies(session, conversation, replies)
+        # Queued in the same transaction: a crash after this commit still sends them.
+        self._outbox.enqueue(session, conversation.channel, rows)
         inbound_row.handled_at = utcnow()
         await session.commit()
+        self._outbox.wake()
         return Outcome(
             conversation_id=conversation.id,
             status=conversation.status,
             escalation=conversation.escalation,
             language=conversation.language,
-            replies=stored,
+            replies=[reply_from_row(row, conversation.language) for row in rows],
         )
 
     async def _claim(self, session: AsyncSession, message_id: int) -> bool:
@@ -703,8 +697,8 @@ class ConversationService:
 
     async def _store_replies(
         self, session: AsyncSession, conversation: Conversation, replies: list[Reply]
-    ) -> list[Reply]:
-        """Store outgoing replies and return them with their ids."""
+    ) -> list[Message]:
+        """Store outgoing replies (flushed, so they have ids)."""
         rows = [
             Message(
                 conversation_id=conversation.id,
@@ -721,7 +715,7 @@ class ConversationService:
         session.add_all(rows)
         await session.flush()
         metrics.MESSAGES.labels(conversation.channel, "out").inc(len(rows))
-        return [_reply_from_row(row, conversation.language) for row in rows]
+        return rows
 
     async def _erase(
         self, session: AsyncSession, conversation: Conversation, person_id: str
@@ -744,6 +738,7 @@ class ConversationService:
             language=language,
             replies=[reply],
             erased_messages=erased,
+            unsaved=True,
         )
 
     async def _provider_messages(
@@ -773,9 +768,9 @@ class ConversationService:
             if conversation is None:
                 return []
             replies = [self._render(topic, conversation) for topic in topics]
-            stored = await self._store_replies(session, conversation, replies)
+            rows = await self._store_replies(session, conversation, replies)
             await session.commit()
-            return stored
+            return [reply_from_row(row, conversation.language) for row in rows]
 
     async def messages_after(
         self, channel: str, channel_user_id: str, after_id: int
@@ -798,7 +793,7 @@ class ConversationService:
                 .order_by(Message.id)
                 .limit(200)
             )
-            return conversation, [_reply_from_row(row, conversation.language) for row in rows]
+            return conversation, [reply_from_row(row, conversation.language) for row in rows]
 
     @property
     def content(self) -> ContentStore:

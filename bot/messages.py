@@ -107,3 +107,6 @@ class Outcome:
     # After an erasure: provider ids of the chat's messages and when each was sent,
     # so a channel that can delete them on the person's phone may do so.
     erased_messages: tuple[tuple[str, dt.datetime], ...] = ()
+    # The replies are not stored, so not queued (a group notice, an erasure's
+    # confirmation): the channel sends them itself. Stored replies go via the outbox.
+    unsaved: bool = False

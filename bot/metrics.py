@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -41,5 +41,25 @@ DUPLICATES = Counter(
     "rota_duplicate_deliveries_total",
     "Inbound messages delivered again by a provider and ignored",
     ["channel"],
+    registry=REGISTRY,
+)
+OUTBOX_DEPTH = Gauge(
+    "rota_outbox_depth", "Replies waiting in the outbox (all replicas)", registry=REGISTRY
+)
+OUTBOX_RETRIES = Counter(
+    "rota_outbox_retries_total",
+    "Sends put off for later (rate limit, outage), by channel and reason",
+    ["channel", "reason"],
+    registry=REGISTRY,
+)
+QUEUE_WAIT_SECONDS = Histogram(
+    "rota_queue_wait_seconds",
+    "Time from escalation until a caseworker claimed the conversation",
+    registry=REGISTRY,
+    buckets=(10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600),
+)
+ENGINE_BACKLOG = Gauge(
+    "rota_engine_backlog",
+    "Messages stored while the Rasa engine was down, waiting to be answered",
     registry=REGISTRY,
 )

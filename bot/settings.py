@@ -158,11 +158,13 @@ def _check_channels(settings: Settings) -> None:
 def _data_keys(env: Mapping[str, str]) -> tuple[str, ...]:
     """DATA_KEYS: comma-separated Fernet keys, newest first; required, each checked."""
     raw = env.get("DATA_KEYS", "").strip()
-    make_one = "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+    make_one = (
+        "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+    )
     if not raw:
         raise SettingsError(
-            f"DATA_KEYS is not set (the key that encrypts messages at rest). Make one with {make_one}; "
-            "`make run` writes one to .env."
+            "DATA_KEYS is not set (the key that encrypts messages at rest). "
+            f"Make one with {make_one}; `make run` writes one to .env."
         )
     keys = tuple(part.strip() for part in raw.split(",") if part.strip())
     for position, key in enumerate(keys, start=1):

@@ -36,8 +36,9 @@ from bot import metrics
 from bot.chunks import split_text
 from bot.content.store import ContentStore
 from bot.core import ConversationService
-from bot.delivery import DeliveryService, SentPart
+from bot.delivery import DeliveryService
 from bot.messages import InboundError, Reply
+from bot.senders import SentPart
 from bot.settings import Settings
 from handlers.bodies import BodyTooLarge, read_capped
 from handlers.telegram_profile import apply_profile
@@ -65,9 +66,13 @@ class TelegramSender:
         self._application = application
 
     async def send(
-        self, address: str, reply: Reply, outside_window: bool
+        self, address: str, reply: Reply, outside_window: bool, skip: int = 0
     ) -> AsyncIterator[SentPart]:
-        """Send one reply, part by part; buttons go with its last part."""
+        """Send one reply from part `skip` on; buttons go with its last part.
+
+        Flood control and network trouble give a "retry" part (the outbox tries again
+        after Telegram's retry_after); a refusal gives a failed part.
+        """
         chat_id = int(address)
         markup = (
             InlineKeyboardMarkup(
@@ -78,19 +83,23 @@ class TelegramSender:
         )
         parts = split_text(reply.text, MAX_MESSAGE_CHARS)
         for index, text in enumerate(parts):
+            if index < skip:
+                continue
             last = index == len(parts) - 1
             try:
                 sent = await self._application.bot.send_message(
                     chat_id=chat_id, text=text, reply_markup=markup if last else None
                 )
-            except RetryAfter:
-                yield SentPart("failed", reason="rate_limited")
+            except RetryAfter as exc:
+                wait = exc.retry_after
+                seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
+                yield SentPart("retry", reason="rate_limited", retry_after=seconds)
                 return
             except Forbidden:
                 yield SentPart("failed", reason="blocked_by_person")
                 return
             except (TimedOut, NetworkError) as exc:
-                yield SentPart("failed", reason=type(exc).__name__)
+                yield SentPart("retry", reason=type(exc).__name__[:64])
                 return
             except TelegramError:
                 yield SentPart("failed", reason="rejected_by_telegram")
@@ -117,7 +126,7 @@ class TelegramChannel:
             ApplicationBuilder()
             .token(settings.telegram_bot_token)
             .base_url(settings.telegram_api_url)
-            .rate_limiter(AIORateLimiter(max_retries=3))
+            .rate_limiter(AIORateLimiter(max_retries=0))
         )
         if not settings.telegram_polling:
             builder = builder.updater(None)
@@ -253,7 +262,7 @@ class TelegramChannel:
         log.error("Telegram update failed: %s", type(context.error).__name__)
 
     async def process(self, update: Update) -> None:
-        """Translate, hand to the core, then answer in the background."""
+        """Translate and hand to the core (which queues the replies); notices go directly."""
         username = self.application.bot.username if self._initialized else None
         try:
             translated = translate(update, username)
@@ -268,17 +277,14 @@ class TelegramChannel:
         outcome = await self._service.handle(translated.inbound)
         if outcome.duplicate:
             return
-        address = str(translated.chat_id)
-        if translated.inbound.group:
-            self._delivery.dispatch(CHANNEL, address, outcome.replies, None, None)
-        elif outcome.erased_messages:
+        if not outcome.unsaved:
+            return  # the core queued the replies in the outbox; its worker sends them
+        if outcome.erased_messages:
             self._background(
                 self._erase_then_confirm(translated, outcome.erased_messages, outcome.replies)
             )
         else:
-            self._delivery.dispatch(
-                CHANNEL, address, outcome.replies, None, outcome.conversation_id
-            )
+            self._delivery.dispatch(CHANNEL, str(translated.chat_id), outcome.replies)
 
     def _background(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run work after the webhook answered, tracked so shutdown waits for it."""
@@ -307,4 +313,4 @@ class TelegramChannel:
                 )
             except TelegramError as exc:
                 log.warning("Telegram messages not deleted: %s", type(exc).__name__)
-        await self._delivery.deliver(CHANNEL, str(translated.chat_id), replies, None, None)
+        await self._delivery.deliver(CHANNEL, str(translated.chat_id), replies)

@@ -9,6 +9,7 @@ instead, or the reason is recorded for the console.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
@@ -28,7 +29,7 @@ from bot.chunks import split_text
 from bot.content.store import ContentStore
 from bot.content.views import whatsapp_body
 from bot.core import ConversationService
-from bot.delivery import OUTSIDE_WINDOW, DeliveryService, SentPart
+from bot.delivery import DeliveryService
 from bot.messages import (
     MAX_PAYLOAD_LENGTH,
     MAX_TEXT_LENGTH,
@@ -36,6 +37,7 @@ from bot.messages import (
     InboundMessage,
     Reply,
 )
+from bot.senders import OUTSIDE_WINDOW, TEMPLATE_SENT, SentPart
 from bot.settings import Settings
 from handlers.bodies import BodyTooLarge, read_capped
 from handlers.whatsapp_signature import MAX_FORM_BYTES, verified_form
@@ -198,9 +200,9 @@ class WhatsAppSender:
         return whatsapp_body(reply.text, reply.buttons, hint)
 
     async def send(
-        self, address: str, reply: Reply, outside_window: bool
+        self, address: str, reply: Reply, outside_window: bool, skip: int = 0
     ) -> AsyncIterator[SentPart]:
-        """Send one reply part by part; outside the 24-hour window only a template may go."""
+        """Send one reply from part `skip` on; outside the 24-hour window only a template."""
         assert self._client is not None, "WhatsAppSender.open() was not called"
         callback = (
             f"{self._settings.public_url}{STATUS_PATH}" if self._settings.public_url else None
@@ -209,16 +211,19 @@ class WhatsAppSender:
         if callback:
             common["status_callback"] = callback
         if outside_window:
+            if skip:
+                return  # the template went already
             template = self._settings.twilio_template_content_sid
             if template is None:
                 yield SentPart("not_sent", reason=OUTSIDE_WINDOW)
             else:
-                yield await self._create(**common, content_sid=template)
+                part = await self._create(**common, content_sid=template)
+                yield dataclasses.replace(part, reason=part.reason or TEMPLATE_SENT)
             return
-        for text in split_text(self.body(reply), MAX_BODY_CHARS):
+        for text in split_text(self.body(reply), MAX_BODY_CHARS)[skip:]:
             part = await self._create(**common, body=text)
             yield part
-            if part.status == "failed":
+            if part.status in ("failed", "retry"):
                 return
 
     async def _create(self, **fields: str) -> SentPart:
@@ -227,9 +232,12 @@ class WhatsAppSender:
         try:
             message = await self._client.messages.create_async(**fields)
         except TwilioRestException as exc:
+            if exc.status == 429 or exc.status >= 500:
+                # Too many requests, or Twilio in trouble: nothing was sent, try again.
+                return SentPart("retry", error_code=str(exc.code or exc.status), reason="busy")
             return SentPart("failed", error_code=str(exc.code or exc.status), reason="rejected")
         except (OSError, aiohttp.ClientError, TimeoutError) as exc:
-            return SentPart("failed", reason=type(exc).__name__[:64])
+            return SentPart("retry", reason=type(exc).__name__[:64])
         return SentPart(str(message.status or "queued"), provider_message_id=message.sid)
 
 
@@ -297,14 +305,8 @@ class WhatsAppChannel:
         except SQLAlchemyError as exc:
             log.error("WhatsApp message not stored (%s)", type(exc).__name__)
             return JSONResponse({"error": "try again"}, status_code=503)
-        if not outcome.duplicate:
-            self._delivery.dispatch(
-                CHANNEL,
-                inbound.channel_user_id,
-                outcome.replies,
-                None,
-                outcome.conversation_id or None,
-            )
+        if outcome.unsaved:  # stored replies are queued in the outbox by the core
+            self._delivery.dispatch(CHANNEL, inbound.channel_user_id, outcome.replies)
         return Response(EMPTY_TWIML, media_type="text/xml")
 
     async def status(self, request: Request) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,6 +20,7 @@ from twilio.request_validator import RequestValidator
 from bot.accounts import Role
 from bot.app import Components
 from bot.db.session import sync_url
+from bot.messages import Reply
 from tests.factories import App
 
 DATA = Path(__file__).parent / "data"
@@ -104,8 +106,8 @@ def parts(app: App) -> Components:
 
 
 def drain(client: TestClient, app: App) -> None:
-    """Wait until every background send of the app has finished."""
-    client.portal.call(parts(app).delivery.drain)  # type: ignore[union-attr]
+    """Wait until every queued and background send of the app has finished."""
+    assert client.portal.call(parts(app).delivery.settle)  # type: ignore[union-attr]
 
 
 def rows(app: App, sql: str, **params: Any) -> list[tuple[Any, ...]]:
@@ -113,6 +115,27 @@ def rows(app: App, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     engine = create_engine(sync_url(app.settings.database_url))
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text(sql), params)]
+
+
+def stored_reply_id(app: App, conversation_id: str, words: str) -> int:
+    """Store a caseworker's reply straight in the database, as an older row would be; its id."""
+    engine = create_engine(sync_url(app.settings.database_url))
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO messages (conversation_id, direction, author, text, language,"
+                " awaiting_engine, created_at) VALUES (:c, 'out', 'caseworker', :t, 'pt', :f, :now)"
+            ),
+            {"c": conversation_id, "t": words, "f": False, "now": now},
+        )
+        return int(conn.execute(text("SELECT max(id) FROM messages")).scalar_one())
+
+
+def stored_reply(app: App, conversation_id: str, words: str) -> Reply:
+    """A caseworker's reply stored for a conversation, as the sender gets it."""
+    message_id = stored_reply_id(app, conversation_id, words)
+    return Reply(id=message_id, text=words, topic=None, language="pt", author="caseworker")
 
 
 def database_dump(app: App) -> str:

@@ -6,7 +6,11 @@ import pytest
 
 from bot.settings import SettingsError, load_settings
 
-BASE = {"SECRET_KEY": "s" * 40, "RASA_TOKEN": "r" * 20, "DATA_KEYS": "ZmVybmV0LXRlc3Qta2V5LWZvci1yb3RhLXNlZ3VyYSE="}
+BASE = {
+    "SECRET_KEY": "s" * 40,
+    "RASA_TOKEN": "r" * 20,
+    "DATA_KEYS": "ZmVybmV0LXRlc3Qta2V5LWZvci1yb3RhLXNlZ3VyYSE=",
+}
 SECRET = "a-good-webhook-secret_123"
 
 

@@ -14,7 +14,6 @@ from starlette.testclient import TestClient
 
 from bot.content.store import ContentStore
 from bot.db.models import Message, Person
-from bot.messages import Reply
 from tests.channel_kit import (
     PUBLIC_URL,
     TELEGRAM_SECRET,
@@ -24,6 +23,7 @@ from tests.channel_kit import (
     parts,
     rows,
     running,
+    stored_reply,
     telegram_update,
     topic_route,
 )
@@ -307,7 +307,7 @@ def test_long_replies_are_split_at_sentence_ends(
     telegram.clear()
     long_text = " ".join(f"Sentence number {n} is here." for n in range(200))
     conversation_id = rows(gateway_tg, "SELECT id FROM conversations")[0][0]
-    reply = Reply(id=None, text=long_text, topic=None, language="pt", author="caseworker")
+    reply = stored_reply(gateway_tg, conversation_id, long_text)
     assert client.portal.call(parts(gateway_tg).delivery.deliver_stored, conversation_id, [reply])
     texts = sent_texts(telegram)
     assert len(texts) == 2

@@ -29,6 +29,8 @@ from tests.channel_kit import (
     rows,
     running,
     sign,
+    stored_reply,
+    stored_reply_id,
     topic_route,
     twilio_form,
 )
@@ -291,7 +293,7 @@ def test_long_replies_are_split_under_1600_characters(
     start_conversation(client, gateway_wa, twilio)
     long_text = " ".join(f"Frase número {n} aqui." for n in range(150))
     conversation_id = rows(gateway_wa, "SELECT id FROM conversations")[0][0]
-    reply = Reply(id=None, text=long_text, topic=None, language="pt", author="caseworker")
+    reply = stored_reply(gateway_wa, conversation_id, long_text)
     assert client.portal.call(parts(gateway_wa).delivery.deliver_stored, conversation_id, [reply])
     texts = bodies(twilio)
     assert len(texts) >= 2
@@ -362,21 +364,6 @@ def test_a_refused_send_is_recorded_with_twilios_code(
     ]
 
 
-def store_caseworker_reply(app: App, conversation_id: str, words: str) -> int:
-    """A caseworker's reply as the console (a later issue) will store it; its id."""
-    engine = create_engine(sync_url(app.settings.database_url))
-    now = dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO messages (conversation_id, direction, author, text, language,"
-                " created_at) VALUES (:c, 'out', 'caseworker', :t, 'pt', :now)"
-            ),
-            {"c": conversation_id, "t": words, "now": now},
-        )
-        return int(conn.execute(text("SELECT max(id) FROM messages")).scalar_one())
-
-
 def age_conversation(app: App, hours: int) -> str:
     """Make the person's last message `hours` old; the conversation id."""
     engine = create_engine(sync_url(app.settings.database_url))
@@ -394,7 +381,7 @@ def test_outside_the_24_hour_window_nothing_is_attempted_and_the_reason_is_kept(
     """A free-form message 25 h after the person's last one is not sent; the console can see why."""
     start_conversation(client, gateway_wa, twilio)
     conversation_id = age_conversation(gateway_wa, 25)
-    message_id = store_caseworker_reply(gateway_wa, conversation_id, "Olá, sou a Joana.")
+    message_id = stored_reply_id(gateway_wa, conversation_id, "Olá, sou a Joana.")
     reply = Reply(id=message_id, text="Olá, sou a Joana.", topic=None, language="pt")
     assert client.portal.call(parts(gateway_wa).delivery.deliver_stored, conversation_id, [reply])
     assert twilio.sent == []
@@ -414,7 +401,7 @@ def test_outside_the_window_a_configured_template_is_sent_instead(
         conversation_id = age_conversation(app, 30)
         replies = [
             Reply(
-                id=store_caseworker_reply(app, conversation_id, words),
+                id=stored_reply_id(app, conversation_id, words),
                 text=words,
                 topic=None,
                 language="pt",
@@ -431,7 +418,7 @@ def test_outside_the_window_a_configured_template_is_sent_instead(
         a=replies[0].id,
         b=replies[1].id,
     )
-    assert recorded == [("queued", None), ("not_sent", "outside_24h_window")]
+    assert recorded == [("queued", "template"), ("not_sent", "outside_24h_window")]
 
 
 def test_delete_explains_how_to_clear_the_chat_on_whatsapp(
