@@ -192,6 +192,8 @@ def stack(
         "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
         "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
         "TWILIO_API_URL": stack_twilio.url,
+        # Every end-to-end person writes from 127.0.0.1: one address, hundreds of messages.
+        "RATE_LIMIT_PER_ADDRESS": "100000",
     }
     app_db, tracker_db = stack_databases
     with running_stack(
