@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,9 +21,11 @@ from bot import metrics
 from bot.accounts import Accounts
 from bot.addresses import AddressBox
 from bot.audit import AuditLog
+from bot.backlog import EngineBacklog
 from bot.casework import Casework
 from bot.content.store import ContentNotLoaded, ContentStore
 from bot.core import ConversationService
+from bot.db import crypto
 from bot.db.migrate import upgrade
 from bot.db.session import make_engine, make_sessionmaker
 from bot.delivery import DeliveryService
@@ -30,6 +33,7 @@ from bot.engine import RasaEngine
 from bot.language import detector_for
 from bot.logs import quiet_libraries
 from bot.nlg import make_nlg_endpoint
+from bot.retention import RetentionJob
 from bot.settings import PROJECT_ROOT, Settings, load_settings
 from bot.staff_sessions import SessionStore
 from bot.unclaimed import UnclaimedWatch
@@ -56,6 +60,7 @@ class Components:
     whatsapp: WhatsAppChannel | None
     accounts: Accounts
     unclaimed: UnclaimedWatch
+    backlog: EngineBacklog
 
 
 def create_app(
@@ -69,6 +74,8 @@ def create_app(
     at the process edge).
     """
     settings = settings or load_settings()
+    # Before migrations: 0007 seals old bodies with these keys.
+    crypto.configure(settings.data_keys)
     quiet_libraries()
     db_engine = make_engine(settings.database_url)
     content = ContentStore(settings.content_dir)
@@ -102,10 +109,12 @@ def create_app(
     unclaimed = UnclaimedWatch(
         sessions, service, delivery, dt.timedelta(minutes=settings.unclaimed_minutes)
     )
+    backlog = EngineBacklog(service, rasa)
     parts = Components(
-        settings, content, rasa, service, delivery, telegram, whatsapp, accounts, unclaimed
+        settings, content, rasa, service, delivery, telegram, whatsapp, accounts, unclaimed, backlog
     )
     channels = [c for c in (telegram, whatsapp) if c is not None]
+    retention = RetentionJob(sessions, rasa, settings.retention_days)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -116,7 +125,11 @@ def create_app(
             await channel.start()
         unclaimed.start()
         delivery.start()
+        backlog.start()
+        retention.start()
         yield
+        await retention.stop()
+        await backlog.stop()
         await unclaimed.stop()
         await delivery.drain()
         for channel in channels:
@@ -128,17 +141,29 @@ def create_app(
         """The process serves."""
         return JSONResponse({"status": "ok"})
 
-    async def readyz(_request: Request) -> JSONResponse:
-        """Ready only with content loaded and the Rasa engine answering."""
+    async def readyz(request: Request) -> JSONResponse:
+        """Ready to take messages: content loaded and the database answering.
+
+        The engine's state is reported but does not make a replica unready: with Rasa
+        down the gateway still stores every message, says so once and answers later
+        (taking replicas out of service would lose the messages instead). Tools that
+        need the engine too ask `/readyz?engine=required`.
+        """
         if not parts.content.loaded:
             return JSONResponse(
                 {"status": "not ready", "reason": "content has problems; run make content-check"},
                 status_code=503,
             )
-        ok, reason = await parts.engine.ready()
-        if not ok:
+        try:
+            async with sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:
+            reason = f"database unreachable ({type(exc).__name__})"
             return JSONResponse({"status": "not ready", "reason": reason}, status_code=503)
-        return JSONResponse({"status": "ready"})
+        ok, engine_state = await parts.engine.ready()
+        if not ok and request.query_params.get("engine") == "required":
+            return JSONResponse({"status": "not ready", "reason": engine_state}, status_code=503)
+        return JSONResponse({"status": "ready", "engine": engine_state})
 
     async def metrics_endpoint(_request: Request) -> Response:
         """Prometheus metrics."""

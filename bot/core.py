@@ -82,6 +82,8 @@ class _Plan:
     erase: bool = False
     # The replies come from a guided check already under way (not a request to open one).
     guided: bool = False
+    # Rasa could not be asked: the message waits for it (bot/backlog.py answers it later).
+    awaiting_engine: bool = False
 
 
 def pseudonymous_id(secret_key: str, channel: str, channel_user_id: str) -> str:
@@ -245,7 +247,8 @@ class ConversationService:
         switched = self._apply_language(conversation, inbound, snapshot, is_new)
         self._apply_country(conversation, inbound, snapshot)
         inbound_row.language = conversation.language
-        plan = await self._plan(conversation, inbound, snapshot, switched)
+        backlog = await self._engine_backlog(session, conversation.id, inbound_row.id)
+        plan = await self._plan(conversation, inbound, snapshot, switched, backlog)
         if plan.erase:
             return await self._erase(session, conversation, person_id)
         if plan.escalation is not None:
@@ -257,6 +260,9 @@ class ConversationService:
         # Queued in the same transaction: a crash after this commit still sends them.
         self._outbox.enqueue(session, conversation.channel, rows)
         inbound_row.handled_at = utcnow()
+        if plan.awaiting_engine:
+            inbound_row.awaiting_engine = True
+            inbound_row.claimed_at = None  # free for whichever replica answers the backlog
         await session.commit()
         self._outbox.wake()
         return Outcome(
@@ -266,6 +272,106 @@ class ConversationService:
             language=conversation.language,
             replies=[reply_from_row(row, conversation.language) for row in rows],
         )
+
+    async def _engine_backlog(
+        self, session: AsyncSession, conversation_id: str, before_id: int
+    ) -> bool:
+        """Whether earlier messages of this conversation still wait for the engine."""
+        waiting = await session.scalar(
+            select(Message.id)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.awaiting_engine.is_(True),
+                Message.id < before_id,
+            )
+            .limit(1)
+        )
+        return waiting is not None
+
+    async def answer_backlog(self, conversation_id: str) -> int:
+        """Answer, in order, the messages that waited for the engine; how many were answered.
+
+        Stops at the first one the engine still cannot take (no second "trouble" reply).
+        """
+        async with self._sessions() as session:
+            person_id = await session.scalar(
+                select(Conversation.person_id).where(Conversation.id == conversation_id)
+            )
+        if person_id is None:
+            return 0
+        answered = 0
+        async with self._lock(person_id):
+            while True:
+                async with self._sessions() as session:
+                    row = await session.scalar(
+                        select(Message)
+                        .where(
+                            Message.conversation_id == conversation_id,
+                            Message.awaiting_engine.is_(True),
+                        )
+                        .order_by(Message.id)
+                        .limit(1)
+                    )
+                    if row is None or not await self._claim_waiting(session, row.id):
+                        return answered
+                    try:
+                        if not await self._answer_waiting(session, row):
+                            await self._release(row.id)
+                            return answered
+                    except BaseException:
+                        await self._release(row.id)
+                        raise
+                    answered += 1
+
+    async def _claim_waiting(self, session: AsyncSession, message_id: int) -> bool:
+        """Take a waiting message in hand unless another replica holds it."""
+        now = utcnow()
+        result = await session.execute(
+            update(Message)
+            .where(
+                Message.id == message_id,
+                Message.awaiting_engine.is_(True),
+                or_(Message.claimed_at.is_(None), Message.claimed_at < now - CLAIM_TIMEOUT),
+            )
+            .values(claimed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def _answer_waiting(self, session: AsyncSession, row: Message) -> bool:
+        """Ask the engine about one waiting message and store its replies; False if still down."""
+        conversation = await session.get(Conversation, row.conversation_id)
+        if conversation is None:
+            return True
+        if conversation.status in WITH_CASEWORKER or row.text is None:
+            # A person took over meanwhile: the caseworker reads it in the transcript.
+            plan = _Plan()
+        else:
+            try:
+                plan = await self._ask_engine(conversation, engine_text(row.text))
+            except EngineUnavailable:
+                return False
+        if plan.escalation is not None:
+            self._escalate(conversation, plan.escalation, plan.escalation_source)
+        replies = plan.engine_replies + [self._render(topic, conversation) for topic in plan.topics]
+        rows = await self._store_replies(session, conversation, replies)
+        self._outbox.enqueue(session, conversation.channel, rows)
+        row.awaiting_engine = False
+        await session.commit()
+        self._outbox.wake()
+        return True
+
+    async def engine_backlog(self) -> list[str]:
+        """Conversations with messages waiting for the engine, the longest waiting first."""
+        async with self._sessions() as session:
+            result = await session.execute(
+                select(Message.conversation_id, func.min(Message.id).label("first"))
+                .where(Message.awaiting_engine.is_(True))
+                .group_by(Message.conversation_id)
+                .order_by("first")
+            )
+            return [str(conversation_id) for conversation_id, _first in result.all()]
 
     async def _claim(self, session: AsyncSession, message_id: int) -> bool:
         """Take an unanswered stored message in hand, unless another worker holds it."""
@@ -289,7 +395,10 @@ class ConversationService:
             async with self._sessions() as session:
                 await session.execute(
                     update(Message)
-                    .where(Message.id == message_id, Message.handled_at.is_(None))
+                    .where(
+                        Message.id == message_id,
+                        or_(Message.handled_at.is_(None), Message.awaiting_engine.is_(True)),
+                    )
                     .values(claimed_at=None)
                 )
                 await session.commit()
@@ -437,9 +546,10 @@ class ConversationService:
         inbound: InboundMessage,
         snapshot: ContentSnapshot,
         switched: bool,
+        backlog: bool,
     ) -> _Plan:
         """Decide the reply topics and any escalation; a topic that starts a check starts it."""
-        plan = await self._decide(conversation, inbound, snapshot, switched)
+        plan = await self._decide(conversation, inbound, snapshot, switched, backlog)
         if snapshot.checks and not plan.guided:
             self._start_checks(plan, conversation, snapshot)
         if (
@@ -467,6 +577,7 @@ class ConversationService:
         inbound: InboundMessage,
         snapshot: ContentSnapshot,
         switched: bool,
+        backlog: bool,
     ) -> _Plan:
         """Decide the reply topics and any escalation for this message."""
         plan = _Plan()
@@ -508,6 +619,9 @@ class ConversationService:
                 )
             plan.topics = [command]
             return plan
+        if backlog:
+            # Earlier words still wait for the engine: this one waits behind them, in order.
+            return _Plan(awaiting_engine=True)
         return await self._engine_plan(conversation, engine_text(inbound.text))
 
     def _guided_turn(
@@ -614,24 +728,29 @@ class ConversationService:
             )
         if payload in INTENT_TOPICS:
             # Keep Rasa's dialogue state in step: tell it the intent the button stands for.
-            plan = await self._engine_plan(conversation, f"/{payload}")
-            if plan.topics == ["unavailable"]:
+            try:
+                return await self._ask_engine(conversation, f"/{payload}")
+            except EngineUnavailable:
                 # A button needs no understanding: with the engine down, answer it anyway.
+                metrics.ENGINE_ERRORS.inc()
                 return _Plan(topics=[payload])
-            return plan
         return _Plan(topics=[payload])
 
     async def _engine_plan(self, conversation: Conversation, text: str) -> _Plan:
-        """Ask Rasa; its reply topics may escalate."""
-        if not text:
-            return _Plan(topics=["fallback"])
+        """Ask Rasa; with Rasa down, say so once (with help contacts) and keep the message."""
         try:
-            engine_replies = await self._engine.send(
-                conversation.id, text, self._render_context(conversation)
-            )
+            return await self._ask_engine(conversation, text)
         except EngineUnavailable:
             metrics.ENGINE_ERRORS.inc()
-            return _Plan(topics=["unavailable"])
+            return _Plan(topics=["unavailable"], awaiting_engine=True)
+
+    async def _ask_engine(self, conversation: Conversation, text: str) -> _Plan:
+        """Rasa's reply topics (which may escalate); raises EngineUnavailable."""
+        if not text:
+            return _Plan(topics=["fallback"])
+        engine_replies = await self._engine.send(
+            conversation.id, text, self._render_context(conversation)
+        )
         plan = _Plan()
         threshold = self._settings.distress_model_threshold
         if any(r.distress_score >= threshold for r in engine_replies):

@@ -60,6 +60,6 @@ QUEUE_WAIT_SECONDS = Histogram(
 )
 ENGINE_BACKLOG = Gauge(
     "rota_engine_backlog",
-    "Messages stored while the Rasa engine was down, waiting to be answered",
+    "Conversations with messages stored while the Rasa engine was down, not answered yet",
     registry=REGISTRY,
 )

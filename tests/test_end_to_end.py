@@ -155,7 +155,9 @@ def test_the_engine_listens_on_loopback_only(stack: Stack) -> None:
 
 
 def test_readiness_reports_ready_with_the_engine_up(stack: Stack) -> None:
-    assert httpx.get(f"{stack.base_url}/readyz", timeout=10).json() == {"status": "ready"}
+    """With content, database and engine up, /readyz says ready and the engine is ok."""
+    ready = httpx.get(f"{stack.base_url}/readyz?engine=required", timeout=10)
+    assert ready.json() == {"status": "ready", "engine": "ok"}
 
 
 def test_erasure_removes_the_conversation_from_the_engine_too(stack: Stack) -> None:

@@ -95,12 +95,18 @@ async def test_polling_for_an_unknown_person_reveals_nothing(gateway: App) -> No
 
 
 async def test_health_and_readiness(gateway: App) -> None:
-    """/healthz answers at once; /readyz is 503 with a reason while Rasa is down."""
+    """With Rasa down a replica stays ready (it still stores and answers later) but says so.
+
+    Only `?engine=required` (what start-up tools wait for) is 503 with the reason.
+    """
     async with gateway.client() as client:
         assert (await client.get("/healthz")).status_code == 200
-        assert (await client.get("/readyz")).status_code == 200
+        assert (await client.get("/readyz")).json() == {"status": "ready", "engine": "ok"}
         gateway.rasa.up = False
-        not_ready = await client.get("/readyz")
+        still_ready = await client.get("/readyz")
+        not_ready = await client.get("/readyz?engine=required")
+    assert still_ready.status_code == 200
+    assert "rasa" in still_ready.json()["engine"]
     assert not_ready.status_code == 503
     assert "rasa" in not_ready.json()["reason"]
 

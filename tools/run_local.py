@@ -52,7 +52,7 @@ def main() -> int:
         f"http://127.0.0.1:{port}/readyz says when ready; Rasa log in var/log/rasa.log)"
     )
     try:
-        wait_for(f"http://127.0.0.1:{port}/readyz", timeout=240, process=rasa)
+        wait_for(f"http://127.0.0.1:{port}/readyz?engine=required", timeout=240, process=rasa)
         print(f"ready: open http://127.0.0.1:{port} — Ctrl-C stops everything")
         while all(process.poll() is None for process in processes):
             time.sleep(0.5)

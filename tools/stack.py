@@ -108,7 +108,7 @@ def running_stack(
     gateway = start_gateway(gateway_port, env, work_dir / "gateway.log")
     try:
         wait_for(f"http://127.0.0.1:{gateway_port}/healthz", 60, gateway)
-        wait_for(f"http://127.0.0.1:{gateway_port}/readyz", RASA_LOAD_SECONDS, rasa)
+        wait_for(f"http://127.0.0.1:{gateway_port}/readyz?engine=required", RASA_LOAD_SECONDS, rasa)
         yield Stack(
             base_url=f"http://127.0.0.1:{gateway_port}",
             rasa_url=f"http://127.0.0.1:{rasa_port}",

@@ -1,0 +1,78 @@
+"""Answers the messages that arrived while the Rasa engine was down, once it is back.
+
+While the engine is down a person gets one "we are having trouble, here is how to get
+help now" reply (with the help contacts) and their words are kept with
+`awaiting_engine`. Every replica runs this watcher: when the engine answers again, each
+waiting conversation is answered in the order its messages came (the core holds the
+person's lock and takes each message with a conditional claim, so two replicas never
+answer the same one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from bot import metrics
+from bot.core import ConversationService
+from bot.engine import RasaEngine
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY_SECONDS = 2.0
+PARALLEL_CONVERSATIONS = 4
+
+
+class EngineBacklog:
+    """Watches for messages waiting on the engine and answers them when it is back."""
+
+    def __init__(
+        self, service: ConversationService, engine: RasaEngine, every: float = CHECK_EVERY_SECONDS
+    ) -> None:
+        self._service = service
+        self._engine = engine
+        self._every = every
+        self._task: asyncio.Task[None] | None = None
+        self._limit = asyncio.Semaphore(PARALLEL_CONVERSATIONS)
+
+    async def run_once(self) -> int:
+        """Answer what waits if the engine is up; the number of messages answered."""
+        waiting = await self._service.engine_backlog()
+        metrics.ENGINE_BACKLOG.set(len(waiting))
+        if not waiting:
+            return 0
+        ready, _reason = await self._engine.ready()
+        if not ready:
+            return 0
+        counts = await asyncio.gather(*(self._answer(c) for c in waiting))
+        answered = sum(counts)
+        if answered:
+            log.info("answered %d messages kept while the engine was down", answered)
+        return answered
+
+    async def _answer(self, conversation_id: str) -> int:
+        """One conversation's waiting messages, with bounded parallelism."""
+        async with self._limit:
+            return await self._service.answer_backlog(conversation_id)
+
+    def start(self) -> None:
+        """Check in the background until stopped."""
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop checking (what still waits is answered by the next start or another replica)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        """Check every few seconds; a failed round is logged by kind and retried."""
+        while True:
+            try:
+                await self.run_once()
+            except Exception as exc:
+                log.error("engine backlog round failed: %s", type(exc).__name__)
+            await asyncio.sleep(self._every)
