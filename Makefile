@@ -12,7 +12,7 @@ APP_STAMP := $(VENV)/.installed
 RASA_STAMP := $(RASA_VENV)/.installed
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: help run test lint format content-check content-status content-stamp train eval bench clean browser
+.PHONY: help run test soak lint format content-check content-status content-stamp train eval bench clean browser compose
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,8 +59,14 @@ content-stamp: $(APP_STAMP) ## mark translations up to date: make content-stamp 
 browser: ## Debian's chromium for the console's browser tests (installed once with apt-get)
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-test: lint content-check train browser ## the whole test suite (what CI runs)
+compose: ## docker-compose, to validate docker-compose.yml offline (installed once with apt-get)
+	@command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq docker-compose; }
+
+test: lint content-check train browser compose ## the whole test suite (what CI runs; fault tests in their short form)
 	$(PY) -m pytest
+
+soak: $(APP_STAMP) train ## the fault and fuzz suite in its long form (2,000-message runs, 10,000 fuzzed requests)
+	SOAK=1 $(PY) -m pytest tests/faults -p no:cacheprovider
 
 eval: $(APP_STAMP) train ## accuracy on the labelled evaluation set, through the web API
 	$(PY) -m tools.eval

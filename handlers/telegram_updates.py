@@ -79,6 +79,8 @@ def translate(update: Update, bot_username: str | None) -> Translated | None:
     query = update.callback_query
     if query is not None:
         chat = query.message.chat if query.message else None
+        if chat is None and query.from_user is None:
+            raise InboundError("a button press without a chat or a sender")
         chat_id = chat.id if chat else query.from_user.id
         inbound = None
         if query.data:
@@ -95,6 +97,9 @@ def translate(update: Update, bot_username: str | None) -> Translated | None:
                 inbound = None  # not a payload of ours; the spinner is still stopped
         return Translated(chat_id, inbound, callback_query_id=query.id)
     edited = update.edited_message
+    for sent in (update.message, edited):
+        if sent is not None and sent.chat is None:
+            raise InboundError("a message without a chat")
     if edited is not None and (
         edited.chat.type != ChatType.PRIVATE or not (edited.text or edited.caption)
     ):

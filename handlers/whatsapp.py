@@ -124,7 +124,8 @@ def media_kind(form: ImmutableMultiDict[str, str]) -> str | None:
     """What a WhatsApp message carries besides text (None for plain text)."""
     if form.get("Latitude") or form.get("MessageType") == "location":
         return "location"
-    if int(form.get("NumMedia", "0") or "0") > 0:
+    count = (form.get("NumMedia", "0") or "0").strip()
+    if count.isascii() and count.isdigit() and int(count) > 0:
         content_type = form.get("MediaContentType0", "")
         for prefix, kind in (("audio/", "voice"), ("image/", "photo"), ("video/", "video")):
             if content_type.startswith(prefix):
