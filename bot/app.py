@@ -33,8 +33,10 @@ from bot.engine import RasaEngine
 from bot.language import detector_for
 from bot.logs import quiet_libraries
 from bot.nlg import make_nlg_endpoint
+from bot.ratelimit import RateLimiter
 from bot.retention import RetentionJob
 from bot.settings import PROJECT_ROOT, Settings, load_settings
+from bot.spool import InboundSpool
 from bot.staff_sessions import SessionStore
 from bot.unclaimed import UnclaimedWatch
 from handlers.console import Console
@@ -84,6 +86,8 @@ def create_app(
     )
     sessions = make_sessionmaker(db_engine)
     delivery = DeliveryService(sessions, AddressBox(settings.secret_key))
+    # One limiter: the security middleware counts in it, erasure forgets a person's counts.
+    limiter = RateLimiter.from_settings(settings)
     service = ConversationService(
         settings,
         sessions,
@@ -91,12 +95,16 @@ def create_app(
         rasa,
         detector_for(PROJECT_ROOT / "rasa_project" / "data" / "nlu"),
         delivery.outbox,
+        limiter,
     )
     telegram = (
         TelegramChannel(settings, service, delivery, content) if settings.telegram_enabled else None
     )
+    spool = InboundSpool(settings.redis_url)
     whatsapp = (
-        WhatsAppChannel(settings, service, delivery, content) if settings.whatsapp_enabled else None
+        WhatsAppChannel(settings, service, delivery, content, spool)
+        if settings.whatsapp_enabled
+        else None
     )
     accounts = Accounts(sessions, settings.secret_key)
     console = Console(
@@ -109,7 +117,7 @@ def create_app(
     unclaimed = UnclaimedWatch(
         sessions, service, delivery, dt.timedelta(minutes=settings.unclaimed_minutes)
     )
-    backlog = EngineBacklog(service, rasa)
+    backlog = EngineBacklog(service, rasa, spool)
     parts = Components(
         settings, content, rasa, service, delivery, telegram, whatsapp, accounts, unclaimed, backlog
     )
@@ -135,6 +143,7 @@ def create_app(
         for channel in channels:
             await channel.stop()
         await rasa.close()
+        await spool.close()
         await db_engine.dispose()
 
     async def healthz(_request: Request) -> JSONResponse:
@@ -200,5 +209,5 @@ def create_app(
         exception_handlers={ContentNotLoaded: content_not_loaded, 500: server_error},
     )
     app.state.components = parts
-    app.add_middleware(secure, settings=settings)
+    app.add_middleware(secure, settings=settings, limiter=limiter)
     return app

@@ -35,7 +35,7 @@ from bot.content.answers import valid_payload
 from bot.content.checks import GuidedCheck
 from bot.content.model import Button, ContentSnapshot
 from bot.content.store import ContentStore
-from bot.db.models import Conversation, Delivery, Message, Person, utcnow
+from bot.db.models import Conversation, Delivery, Message, PendingForget, Person, utcnow
 from bot.engine import EngineUnavailable, RasaEngine
 from bot.guided import Guide, Turn, active_check, parse_payload
 from bot.handoff import (
@@ -50,6 +50,8 @@ from bot.language import LanguageDetector, named_language
 from bot.messages import InboundMessage, Outcome, Reply
 from bot.outbox import Outbox, reply_from_row
 from bot.places import mentioned_country
+from bot.ratelimit import RateLimiter, person_key
+from bot.retention import forget_pending
 from bot.safety import SafetyKind, check_message
 from bot.settings import SUPPORTED_LANGUAGES, Settings
 from bot.text import fold
@@ -66,8 +68,11 @@ PUSH_CHANNELS = frozenset({"telegram", "whatsapp"})
 # Channels without buttons: options are numbered, and a reply "2" means the second one.
 NUMBERED_CHANNELS = frozenset({"whatsapp"})
 # A message taken in hand by a worker that has not answered it after this long (it
-# crashed, or failed) may be taken over when the provider delivers it again.
-CLAIM_TIMEOUT = dt.timedelta(seconds=60)
+# crashed, or failed) may be taken over: by the provider's next delivery, or by the
+# watcher that resumes unfinished work (bot/backlog.py). Longer than an answer may take
+# (the engine's timeout, RASA_TIMEOUT_SECONDS, is 10 s by default).
+CLAIM_TIMEOUT = dt.timedelta(seconds=20)
+RESUME_BATCH = 100
 _OPTION_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
@@ -115,6 +120,7 @@ class ConversationService:
         engine: RasaEngine,
         detector: LanguageDetector,
         outbox: Outbox,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._settings = settings
         self._outbox = outbox
@@ -124,6 +130,8 @@ class ConversationService:
         self._detector = detector
         self._box = AddressBox(settings.secret_key)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # The gateway's rate limiter: an erasure forgets the person's counts in it.
+        self._limiter = limiter
 
     def person_id(self, channel: str, channel_user_id: str) -> str:
         """The pseudonymous id of a channel user."""
@@ -250,7 +258,7 @@ class ConversationService:
         backlog = await self._engine_backlog(session, conversation.id, inbound_row.id)
         plan = await self._plan(conversation, inbound, snapshot, switched, backlog)
         if plan.erase:
-            return await self._erase(session, conversation, person_id)
+            return await self._erase(session, conversation, person_id, inbound.channel_user_id)
         if plan.escalation is not None:
             self._escalate(conversation, plan.escalation, plan.escalation_source)
         if is_new and plan.topics[:1] != ["emergency"] and plan.escalation is None:
@@ -361,6 +369,64 @@ class ConversationService:
         await session.commit()
         self._outbox.wake()
         return True
+
+    async def resume_stalled(self) -> int:
+        """Answer stored messages whose handling stopped midway (a crash); how many."""
+        cutoff = utcnow() - CLAIM_TIMEOUT
+        async with self._sessions() as session:
+            found = (
+                await session.execute(
+                    select(Message.id, Conversation.person_id)
+                    .join(Conversation, Conversation.id == Message.conversation_id)
+                    .where(
+                        Message.direction == "in",
+                        Message.handled_at.is_(None),
+                        or_(Message.claimed_at.is_(None), Message.claimed_at < cutoff),
+                    )
+                    .order_by(Message.id)
+                    .limit(RESUME_BATCH)
+                )
+            ).all()
+        resumed = 0
+        for message_id, person_id in found:
+            async with self._lock(person_id), self._sessions() as session:
+                if not await self._claim(session, message_id):
+                    continue  # answered meanwhile, or another replica has it
+                row = await session.get(Message, message_id)
+                conversation = await session.get(Conversation, row.conversation_id) if row else None
+                if row is None or conversation is None:
+                    continue
+                try:
+                    await self._resume(session, conversation, row, person_id)
+                except BaseException:
+                    await self._release(message_id)
+                    raise
+                resumed += 1
+        if resumed:
+            log.info("resumed %d messages left unanswered by a stopped worker", resumed)
+        return resumed
+
+    async def _resume(
+        self, session: AsyncSession, conversation: Conversation, row: Message, person_id: str
+    ) -> None:
+        """Answer one stored, claimed message as if it had just arrived."""
+        person = await session.get(Person, person_id)
+        address = self._box.open(person.address) if person and person.address else None
+        inbound = InboundMessage(
+            channel=conversation.channel,
+            channel_user_id=address or person_id,
+            text=row.text if row.payload is None else None,
+            payload=row.payload,
+            media=row.media if row.text is None and row.payload is None else None,
+            provider_id=row.dedup_key,
+            provider_message_id=row.provider_message_id,
+        )
+        answered_before = await session.scalar(
+            select(Message.id)
+            .where(Message.conversation_id == conversation.id, Message.direction == "out")
+            .limit(1)
+        )
+        await self._answer(session, conversation, inbound, row, answered_before is None, person_id)
 
     async def engine_backlog(self) -> list[str]:
         """Conversations with messages waiting for the engine, the longest waiting first."""
@@ -837,18 +903,29 @@ class ConversationService:
         return rows
 
     async def _erase(
-        self, session: AsyncSession, conversation: Conversation, person_id: str
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        person_id: str,
+        channel_user_id: str,
     ) -> Outcome:
-        """Delete the person, their conversation and every message; confirm unsaved."""
+        """Delete the person and all under them, here, in Rasa and in the rate limiter."""
         language = conversation.language
         reply = self._render("delete_done", conversation)
         erased = await self._provider_messages(session, conversation.id)
         person = await session.get(Person, person_id)
         if person is not None:
             await session.delete(person)
+        # Rasa keeps the conversation's events too: noted in the same transaction, so a
+        # failure or crash before Rasa forgot them leaves the retention job to retry.
+        await session.merge(PendingForget(conversation_id=conversation.id))
         await session.commit()
-        # Rasa keeps the conversation's texts in memory too: erase them there as well.
-        await self._engine.forget(conversation.id)
+        if self._limiter is not None:
+            await self._limiter.forget(person_key(conversation.channel, channel_user_id))
+        try:
+            await forget_pending(self._sessions, self._engine, [conversation.id])
+        except Exception as exc:  # erased here all the same; the retention job retries Rasa
+            log.warning("erased conversation not yet forgotten by Rasa: %s", type(exc).__name__)
         log.info("conversation %s erased at the person's request", conversation.id)
         return Outcome(
             conversation_id=conversation.id,

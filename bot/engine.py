@@ -86,7 +86,11 @@ class RasaEngine:
         return replies
 
     async def forget(self, conversation_id: str) -> bool:
-        """Erase Rasa's in-memory record of a conversation (its tracker events)."""
+        """Erase Rasa's copy of a conversation: replace its tracker with no events.
+
+        Rasa's own SQL tracker store only appends; production runs
+        rasa_project/stores/erasable.py, where a shorter tracker replaces the stored rows.
+        """
         try:
             response = await self._client.put(
                 f"/conversations/{conversation_id}/tracker/events",

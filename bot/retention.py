@@ -16,6 +16,10 @@ forgotten there first and its rows are deleted only once Rasa said yes. When Ras
 down nothing is deleted for the rest of that run; the conversations are still old at
 the next run, so nothing is lost track of and no extra table is needed.
 
+A person's own erasure (bot/core.py) deletes their rows at once and asks Rasa to forget
+right after; if Rasa cannot be reached then, the conversation id waits in
+`pending_forget` (no other data) and every purge run asks Rasa again first.
+
 Several replicas may purge at once: the DELETE re-checks that the conversation is still
 quiet and deleting a row twice deletes nothing the second time.
 """
@@ -40,6 +44,7 @@ from bot.db.models import (
     Message,
     Note,
     OutboxItem,
+    PendingForget,
     Person,
     Tag,
     utcnow,
@@ -77,6 +82,36 @@ class PurgeResult:
         )
     )
     engine_pending: int = 0
+    # Erased conversations Rasa still holds (it was down at erasure and is still down).
+    erasures_pending: int = 0
+
+
+async def forget_pending(
+    sessions: async_sessionmaker[AsyncSession],
+    engine: Forgetter,
+    conversation_ids: list[str] | None = None,
+) -> int:
+    """Ask the engine to forget erased conversations (all pending, or these); how many remain.
+
+    A row is deleted once the engine said yes; the first refusal stops the round (the
+    engine is down: the next run retries).
+    """
+    async with sessions() as session:
+        query = select(PendingForget.conversation_id).order_by(PendingForget.created_at)
+        if conversation_ids is not None:
+            query = query.where(PendingForget.conversation_id.in_(conversation_ids))
+        pending = list(await session.scalars(query))
+    for done, conversation_id in enumerate(pending):
+        if not await engine.forget(conversation_id):
+            return len(pending) - done
+        async with sessions() as session:
+            await session.execute(
+                delete(PendingForget)
+                .where(PendingForget.conversation_id == conversation_id)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+    return 0
 
 
 def _stale_people(cutoff: dt.datetime) -> ColumnElement[bool]:
@@ -157,6 +192,14 @@ async def purge(
     With `dry_run`, count what would go and change nothing (Rasa is not asked).
     """
     result = PurgeResult()
+    if not dry_run:
+        result.erasures_pending = await forget_pending(sessions, engine)
+        if result.erasures_pending:
+            log.warning(
+                "retention: %d erased conversations still held by the engine; next run retries",
+                result.erasures_pending,
+                extra={"count": result.erasures_pending},
+            )
     engine_up = True
     after = ""
     while batch := await _batch(sessions, older_than, after):

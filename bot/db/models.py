@@ -277,3 +277,16 @@ class OutboxItem(Base):
     leased_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PendingForget(Base):
+    """A conversation erased here that the engine (Rasa's tracker store) has still to forget.
+
+    Keyed only by the conversation id: no person id, no text. Written in the erasure's
+    transaction, deleted once Rasa said yes; bot/retention.py retries what is left.
+    """
+
+    __tablename__ = "pending_forget"
+
+    conversation_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
