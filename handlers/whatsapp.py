@@ -5,14 +5,22 @@ caseworker can answer later. Buttons become numbered options (the core maps a
 reply "2" back to the second option). A free-form message is not attempted more
 than 24 hours after the person's last message; a configured template is used
 instead, or the reason is recorded for the console.
+
+After a person's erasure the confirmation is sent and Twilio is asked to delete every
+message of the conversation (the person's MessageSids and our replies' sids, the
+confirmation's too). Twilio refuses to delete a message it has not finished with (error
+20009, for about a minute after it was sent or received): those are asked again later, in
+the background, until DELETE_RETRY_SECONDS runs out. Only counts are logged, never a sid.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,6 +47,7 @@ from bot.messages import (
 )
 from bot.senders import OUTSIDE_WINDOW, TEMPLATE_SENT, SentPart
 from bot.settings import Settings
+from bot.spool import InboundSpool
 from handlers.bodies import BodyTooLarge, read_capped
 from handlers.whatsapp_signature import MAX_FORM_BYTES, verified_form
 
@@ -50,6 +59,9 @@ STATUS_PATH = "/webhooks/whatsapp/status"
 MAX_BODY_CHARS = 1600
 REPLY_WINDOW = dt.timedelta(hours=24)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+# Waits before asking Twilio again to delete what it could not delete yet (error 20009).
+DELETE_RETRY_SECONDS = (60.0, 120.0, 300.0, 600.0, 1200.0)
+TWILIO_NOT_FINISHED = 20009
 KNOWN_STATUSES = frozenset(
     {"accepted", "queued", "sending", "sent", "delivered", "read", "failed", "undelivered"}
 )
@@ -241,6 +253,21 @@ class WhatsAppSender:
             return SentPart("retry", reason=type(exc).__name__[:64])
         return SentPart(str(message.status or "queued"), provider_message_id=message.sid)
 
+    async def delete(self, sid: str) -> str:
+        """Ask Twilio to delete one message: "deleted", "gone", "retry" or "refused"."""
+        assert self._client is not None, "WhatsAppSender.open() was not called"
+        try:
+            await self._client.messages(sid).delete_async()
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                return "gone"
+            if exc.code == TWILIO_NOT_FINISHED or exc.status == 429 or exc.status >= 500:
+                return "retry"
+            return "refused"
+        except (OSError, aiohttp.ClientError, TimeoutError):
+            return "retry"
+        return "deleted"
+
 
 class WhatsAppChannel:
     """The two Twilio webhooks and the sender."""
@@ -251,21 +278,29 @@ class WhatsAppChannel:
         service: ConversationService,
         delivery: DeliveryService,
         content: ContentStore,
+        spool: InboundSpool | None = None,
     ) -> None:
         assert settings.twilio_auth_token is not None
+        self._spool = spool
         self._settings = settings
         self._auth_token = settings.twilio_auth_token
         self._service = service
         self._delivery = delivery
         self.sender = WhatsAppSender(settings, content)
         delivery.register(self.sender)
+        self.delete_retry_seconds: Sequence[float] = DELETE_RETRY_SECONDS
+        self._deleting: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Open the Twilio HTTP client."""
         await self.sender.open()
 
     async def stop(self) -> None:
-        """Close the Twilio HTTP client."""
+        """Stop deletions waiting to be retried; close the Twilio HTTP client."""
+        for task in list(self._deleting):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         await self.sender.close()
 
     def routes(self) -> list[Route]:
@@ -304,11 +339,72 @@ class WhatsAppChannel:
         try:
             outcome = await self._service.handle(inbound)
         except SQLAlchemyError as exc:
+            # Twilio does not deliver a failed webhook again: keep the message in Redis.
+            if self._spool is not None and await self._spool.put(inbound):
+                log.warning("WhatsApp message spooled, database down (%s)", type(exc).__name__)
+                return Response(EMPTY_TWIML, media_type="text/xml")
             log.error("WhatsApp message not stored (%s)", type(exc).__name__)
             return JSONResponse({"error": "try again"}, status_code=503)
-        if outcome.unsaved:  # stored replies are queued in the outbox by the core
+        if outcome.erased_messages:
+            # Erased: confirm, then have Twilio delete the conversation's messages too.
+            self._delivery.background(
+                self._confirm_then_delete(
+                    inbound.channel_user_id,
+                    outcome.replies,
+                    [sid for sid, _sent_at in outcome.erased_messages],
+                )
+            )
+        elif outcome.unsaved:  # stored replies are queued in the outbox by the core
             self._delivery.dispatch(CHANNEL, inbound.channel_user_id, outcome.replies)
         return Response(EMPTY_TWIML, media_type="text/xml")
+
+    async def _confirm_then_delete(
+        self, address: str, replies: Sequence[Reply], sids: Sequence[str]
+    ) -> None:
+        """Send the erasure's confirmation, then ask Twilio to delete every message."""
+        to_delete = list(dict.fromkeys(sids))
+        for reply in replies:
+            try:
+                async for part in self.sender.send(address, reply, False):
+                    metrics.DELIVERIES.labels(CHANNEL, part.status).inc()
+                    if part.provider_message_id:
+                        to_delete.append(part.provider_message_id)
+            except Exception as exc:  # the deletions go ahead all the same
+                log.error("sending on %s failed: %s", CHANNEL, type(exc).__name__)
+        left = await self._delete_round(to_delete)
+        if left:
+            task = asyncio.create_task(self._delete_later(left))
+            self._deleting.add(task)
+            task.add_done_callback(self._deleting.discard)
+
+    async def _delete_round(self, sids: Sequence[str]) -> list[str]:
+        """Ask Twilio to delete each message once; the sids to ask again later."""
+        again: list[str] = []
+        counts = {"deleted": 0, "gone": 0, "refused": 0}
+        for sid in sids:
+            result = await self.sender.delete(sid)
+            if result == "retry":
+                again.append(sid)
+            else:
+                counts[result] += 1
+        log.info(
+            "erasure at Twilio: %d messages deleted, %d already gone, %d refused, %d to retry",
+            counts["deleted"],
+            counts["gone"],
+            counts["refused"],
+            len(again),
+            extra={"count": counts["deleted"]},
+        )
+        return again
+
+    async def _delete_later(self, sids: list[str]) -> None:
+        """Ask again after each wait until Twilio deleted everything or the waits run out."""
+        for wait in self.delete_retry_seconds:
+            await asyncio.sleep(wait)
+            sids = await self._delete_round(sids)
+            if not sids:
+                return
+        log.warning("erasure at Twilio: %d messages could not be deleted", len(sids))
 
     async def status(self, request: Request) -> Response:
         """A delivery status report: keep it on the delivery it is about."""

@@ -4,6 +4,8 @@ Point the twilio library at it with `client.api.base_url = fake.url`; the librar
 posts `POST {fake.url}/2010-04-01/Accounts/<AccountSid>/Messages.json` with the
 parameters as form fields (To, From, Body, ContentSid, ContentVariables,
 StatusCallback, MediaUrl, ...) and HTTP basic auth (account sid : auth token).
+`DELETE .../Messages/<MessageSid>.json` (deleting a message) is recorded in `deleted`
+and answered 204, or with a queued failure (`fail_next_delete`).
 """
 
 from __future__ import annotations
@@ -98,13 +100,20 @@ class FakeTwilio(RecordingServer):
         self._changed = threading.Condition(self._lock)
         self.sent: list[Sent] = []
         self._failures: list[_Failure] = []
+        self.deleted: list[str] = []
+        self._delete_failures: list[_Failure] = []
         self.app = Starlette(
             routes=[
                 Route(
                     f"/{API_VERSION}/Accounts/{{account_sid}}/Messages.json",
                     self._create_message,
                     methods=["POST"],
-                )
+                ),
+                Route(
+                    f"/{API_VERSION}/Accounts/{{account_sid}}/Messages/{{message_sid}}.json",
+                    self._delete_message,
+                    methods=["DELETE"],
+                ),
             ]
         )
         super().__init__()
@@ -150,10 +159,28 @@ class FakeTwilio(RecordingServer):
             await asyncio.sleep(0.01)
 
     def clear(self) -> None:
-        """Forget recorded sends and pending failures."""
+        """Forget recorded sends, deletions and pending failures."""
         with self._lock:
             self.sent.clear()
             self._failures.clear()
+            self.deleted.clear()
+            self._delete_failures.clear()
+
+    def deletions(self) -> list[str]:
+        """The MessageSids deleted so far (answered 204), in order."""
+        with self._lock:
+            return list(self.deleted)
+
+    def fail_next_delete(
+        self,
+        times: int = 1,
+        status: int = 409,
+        code: int = 20009,
+        message: str = "Cannot delete this resource before it is complete",
+    ) -> None:
+        """Answer the next `times` deletions with Twilio's error JSON."""
+        with self._lock:
+            self._delete_failures.extend([_Failure(status, code, message)] * times)
 
     def fail_next(
         self,
@@ -205,6 +232,21 @@ class FakeTwilio(RecordingServer):
         sid = "SM" + secrets.token_hex(16)
         self._record(Sent(account_sid, auth_ok, params, sid, 201, form))
         return JSONResponse(self._resource(account_sid, sid, params, len(media)), status_code=201)
+
+    async def _delete_message(self, request: Request) -> Response:
+        credentials = _basic_auth(request.headers.get("authorization", ""))
+        if credentials != (self.account_sid, self.auth_token) or (
+            request.path_params["account_sid"] != self.account_sid
+        ):
+            return twilio_error(401, 20003, "Authenticate")
+        with self._changed:
+            failure = self._delete_failures.pop(0) if self._delete_failures else None
+            if failure is None:
+                self.deleted.append(request.path_params["message_sid"])
+                self._changed.notify_all()
+        if failure is not None:
+            return twilio_error(failure.status, failure.code, failure.message)
+        return Response(status_code=204)
 
     @staticmethod
     def _resource(account_sid: str, sid: str, params: dict[str, str], media: int) -> dict[str, Any]:
