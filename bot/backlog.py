@@ -1,4 +1,8 @@
-"""Answers the messages that arrived while the Rasa engine was down, once it is back.
+"""Answers what is left: spooled messages, work a stopped worker left, words kept for Rasa.
+
+A message is stored before its webhook is acknowledged; if the process dies before the
+answer is stored, the message keeps its claim time and no `handled_at`. Once the claim
+is stale (CLAIM_TIMEOUT), this watcher answers it, on whichever replica looks first.
 
 While the engine is down a person gets one "we are having trouble, here is how to get
 help now" reply (with the help contacts) and their words are kept with
@@ -17,6 +21,7 @@ import logging
 from bot import metrics
 from bot.core import ConversationService
 from bot.engine import RasaEngine
+from bot.spool import InboundSpool
 
 log = logging.getLogger(__name__)
 
@@ -25,31 +30,38 @@ PARALLEL_CONVERSATIONS = 4
 
 
 class EngineBacklog:
-    """Watches for messages waiting on the engine and answers them when it is back."""
+    """Resumes unfinished answers, and answers messages kept while the engine was down."""
 
     def __init__(
-        self, service: ConversationService, engine: RasaEngine, every: float = CHECK_EVERY_SECONDS
+        self,
+        service: ConversationService,
+        engine: RasaEngine,
+        spool: InboundSpool | None = None,
+        every: float = CHECK_EVERY_SECONDS,
     ) -> None:
         self._service = service
+        self._spool = spool
         self._engine = engine
         self._every = every
         self._task: asyncio.Task[None] | None = None
         self._limit = asyncio.Semaphore(PARALLEL_CONVERSATIONS)
 
     async def run_once(self) -> int:
-        """Answer what waits if the engine is up; the number of messages answered."""
+        """Resume what a stopped worker left, then what waits for the engine if it is up."""
+        resumed = await self._spool.replay(self._service.handle) if self._spool else 0
+        resumed += await self._service.resume_stalled()
         waiting = await self._service.engine_backlog()
         metrics.ENGINE_BACKLOG.set(len(waiting))
         if not waiting:
-            return 0
+            return resumed
         ready, _reason = await self._engine.ready()
         if not ready:
-            return 0
+            return resumed
         counts = await asyncio.gather(*(self._answer(c) for c in waiting))
         answered = sum(counts)
         if answered:
             log.info("answered %d messages kept while the engine was down", answered)
-        return answered
+        return resumed + answered
 
     async def _answer(self, conversation_id: str) -> int:
         """One conversation's waiting messages, with bounded parallelism."""

@@ -63,3 +63,9 @@ ENGINE_BACKLOG = Gauge(
     "Conversations with messages stored while the Rasa engine was down, not answered yet",
     registry=REGISTRY,
 )
+SPOOLED = Counter(
+    "rota_spooled_total",
+    "Verified messages kept in Redis because the database was down (replayed later)",
+    ["channel"],
+    registry=REGISTRY,
+)

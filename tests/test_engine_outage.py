@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from bot.app import Components
+from bot.db.session import sync_url
 from tests.channel_kit import rows
 from tests.factories import App, build_app, message
 
@@ -121,3 +124,32 @@ async def test_two_replicas_answer_a_waiting_message_once(gateway: App, user_id:
     assert sorted(asked) == sorted(["como preparar minha viagem para joburg", SECOND])
     answered = rows(gateway, "SELECT count(*) FROM messages WHERE direction = 'out'")
     assert answered == [(4,)]  # trouble + privacy notice + two answers
+
+
+async def test_a_message_left_unanswered_by_a_killed_worker_is_answered_by_the_watcher(
+    gateway: App, user_id: str
+) -> None:
+    """Stored, claimed, never answered (the process died): answered once the claim is stale."""
+    await send(gateway, user_id, "como preparar minha viagem para joburg")
+    conversation_id = rows(gateway, "SELECT id FROM conversations")[0][0]
+    stale = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    fresh = dt.datetime.now(dt.UTC)
+    engine = create_engine(sync_url(gateway.settings.database_url))
+    with engine.begin() as conn:
+        for when, key in ((stale, "web:crashed"), (fresh, "web:in-hand")):
+            conn.execute(
+                text(
+                    "INSERT INTO messages (conversation_id, direction, author, text, dedup_key,"
+                    " awaiting_engine, claimed_at, created_at)"
+                    " VALUES (:c, 'in', 'person', :t, :k, :f, :when, :when)"
+                ),
+                {"c": conversation_id, "t": SECOND, "k": key, "f": False, "when": when},
+            )
+    gateway.rasa.received.clear()
+    assert await parts(gateway).backlog.run_once() == 1  # the fresh claim is left to its worker
+    assert [body["message"] for body in gateway.rasa.received] == [SECOND]
+    unanswered = rows(
+        gateway, "SELECT dedup_key FROM messages WHERE direction = 'in' AND handled_at IS NULL"
+    )
+    assert unanswered == [("web:in-hand",)]
+    assert await parts(gateway).backlog.run_once() == 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import time
 from collections import defaultdict
@@ -123,6 +124,7 @@ class Call:
     failed: bool = False
     files: dict[str, bytes] = field(default_factory=dict)
     result: Any = None
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -220,6 +222,13 @@ class FakeTelegram(RecordingServer):
         self._next_message_id: dict[str, int] = defaultdict(lambda: 1000)
         self._next_update_id = 900000000
         self.files: dict[str, bytes] = {}
+        # Flood control as Telegram applies it to one chat: at most one message per
+        # `per_chat_interval` seconds, else 429 with retry_after (0 = no limit).
+        self.per_chat_interval = 0.0
+        self._last_sent: dict[str, float] = {}
+        self._not_before: dict[str, float] = {}
+        # Sends to a chat made before the retry_after it was given had passed.
+        self.early_sends = 0
         self.app = Starlette(
             routes=[
                 Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"]),
@@ -339,6 +348,8 @@ class FakeTelegram(RecordingServer):
         with self._lock:
             pending = self._failures.get(method)
             failure = pending.pop(0) if pending else None
+        if failure is None and method.lower() == "sendmessage" and self.per_chat_interval:
+            failure = self._flood_control(str(params.get("chat_id")))
         if failure is not None:
             self._record(Call(method, params, token, failed=True, files=files))
             error: dict[str, Any] = {
@@ -355,6 +366,20 @@ class FakeTelegram(RecordingServer):
             result = self._answer(method.lower(), params)
         self._record(Call(method, params, token, files=files, result=result))
         return JSONResponse({"ok": True, "result": result})
+
+    def _flood_control(self, chat: str) -> _Failure | None:
+        """Refuse a send that comes too soon after the chat's last one (and count early ones)."""
+        now = time.monotonic()
+        with self._lock:
+            if now < self._not_before.get(chat, 0.0):
+                self.early_sends += 1
+            last = self._last_sent.get(chat)
+            if last is not None and now - last < self.per_chat_interval:
+                wait = max(1, math.ceil(self.per_chat_interval - (now - last)))
+                self._not_before[chat] = now + wait
+                return _Failure(429, f"Too Many Requests: retry after {wait}", wait)
+            self._last_sent[chat] = now
+        return None
 
     async def _download(self, request: Request) -> Response:
         path = request.path_params["path"]
