@@ -15,6 +15,7 @@ Order of decisions for one message (safety first, so it works with Rasa down):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -23,6 +24,7 @@ import logging
 import re
 import time
 import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, or_, select, update
@@ -73,6 +75,8 @@ NUMBERED_CHANNELS = frozenset({"whatsapp"})
 # (the engine's timeout, RASA_TIMEOUT_SECONDS, is 10 s by default).
 CLAIM_TIMEOUT = dt.timedelta(seconds=20)
 RESUME_BATCH = 100
+# People handled at once on PostgreSQL (each holds a lock connection and a work connection).
+HANDLE_CONCURRENCY = 8
 _OPTION_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
@@ -130,6 +134,7 @@ class ConversationService:
         self._detector = detector
         self._box = AddressBox(settings.secret_key)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._handling = asyncio.Semaphore(HANDLE_CONCURRENCY)
         # The gateway's rate limiter: an erasure forgets the person's counts in it.
         self._limiter = limiter
 
@@ -137,13 +142,28 @@ class ConversationService:
         """The pseudonymous id of a channel user."""
         return pseudonymous_id(self._settings.secret_key, channel, channel_user_id)
 
-    def _lock(self, person_id: str) -> asyncio.Lock:
-        """One lock per person, so one person's messages are handled in order."""
+    @contextlib.asynccontextmanager
+    async def _lock(self, person_id: str) -> AsyncIterator[None]:
+        """One person's messages are handled one at a time, in order, on every replica.
+
+        In this process an asyncio lock; across replicas on PostgreSQL, a transaction-level
+        advisory lock keyed by the person's pseudonymous id, on a connection of its own
+        (released by the database if this process dies). At most HANDLE_CONCURRENCY
+        people are handled at once, so lock and work connections never exhaust the pool.
+        """
         lock = self._locks.get(person_id)
         if lock is None:
             lock = asyncio.Lock()
             self._locks[person_id] = lock
-        return lock
+        async with lock:
+            bind = self._sessions.kw.get("bind")
+            if bind is None or bind.dialect.name != "postgresql":
+                yield
+                return
+            key = int.from_bytes(bytes.fromhex(person_id[:16]), "big", signed=True)
+            async with self._handling, bind.connect() as connection, connection.begin():
+                await connection.execute(select(func.pg_advisory_xact_lock(key)))
+                yield
 
     async def handle(self, inbound: InboundMessage) -> Outcome:
         """Store, decide and answer one inbound message."""

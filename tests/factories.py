@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,8 +36,15 @@ class FakeRasa:
     route: Callable[[str], str] = lambda _text: "warning_signs"
     up: bool = True
     distress_score: float = 0.0
+    delay: float = 0.0
     received: list[dict[str, Any]] = field(default_factory=list)
     forgotten: list[str] = field(default_factory=list)
+
+    async def answer(self, request: httpx.Request) -> httpx.Response:
+        """Answer as Rasa does, after `delay` seconds (as long as understanding takes)."""
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return self(request)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if not self.up:
@@ -95,7 +103,7 @@ def build_app(database_url: str, content_dir: Path, **settings: object) -> App:
     config = make_settings(database_url=database_url, content_dir=content_dir, **settings)
     upgrade(config.database_url)
     rasa = FakeRasa(ContentStore(content_dir), token=config.rasa_token)
-    app = create_app(config, migrate=False, engine_transport=httpx.MockTransport(rasa))
+    app = create_app(config, migrate=False, engine_transport=httpx.MockTransport(rasa.answer))
     return App(app, config, rasa)
 
 

@@ -88,7 +88,7 @@ def test_every_message_delivered_three_times_is_stored_asked_and_answered_once(
     record_property: Any,
 ) -> None:
     """N unique updates, each delivered 3 times, 20 in flight: N stored, N Rasa turns, N answers."""
-    count = 2000 if SOAK else 150
+    count = 2000 if SOAK else 100
     env = gateway_env(stack, fault_db, fake_telegram.base_url)
     gateway = Gateway(tmp_path, env)
     gateway.start()
@@ -130,7 +130,7 @@ def test_a_gateway_killed_again_and_again_loses_no_acknowledged_message(
     record_property: Any,
 ) -> None:
     """SIGKILL at random during a burst: every acknowledged message stored and answered."""
-    count, kills = (2000, 10) if SOAK else (150, 3)
+    count, kills = (2000, 10) if SOAK else (100, 2)
     env = gateway_env(stack, fault_db, fake_telegram.base_url)
     gateway = Gateway(tmp_path, env)
     gateway.start()
@@ -184,7 +184,7 @@ def test_rasa_down_for_a_while_every_webhook_is_acknowledged_and_order_is_kept(
     record_property: Any,
 ) -> None:
     """Rasa unreachable mid-stream: all 2xx, 0 lost, order kept, backlog drained soon after."""
-    outage, rate, chats = (60.0, 10.0, 50) if SOAK else (6.0, 5.0, 5)
+    outage, rate, chats = (60.0, 10.0, 50) if SOAK else (4.0, 5.0, 5)
     rasa_port = int(stack.rasa_url.rsplit(":", 1)[1])
     cable = CutCable(rasa_port)
     cable.restore()
@@ -336,7 +336,7 @@ def test_postgresql_restarted_mid_stream_loses_no_acknowledged_message(
     verified message in Redis (encrypted) and acknowledges it; it is stored and answered
     once the database is back.
     """
-    seconds, rate = (30.0, 10.0) if SOAK else (6.0, 8.0)
+    seconds, rate = (30.0, 10.0) if SOAK else (4.5, 8.0)
     with throwaway_postgres() as database, running_fake_twilio() as twilio, spool_redis() as redis:
         env = {
             **gateway_env(stack, database.url, fake_telegram.base_url),

@@ -1,0 +1,54 @@
+"""Two gateway replicas on one PostgreSQL database behave as one."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.channel_kit import rows
+from tests.factories import build_app, message
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def shared_postgres(postgres_url: str) -> str:
+    """A PostgreSQL schema of the test's own, for two replicas to share."""
+    schema = f"r_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{postgres_url}?options=-csearch_path%3D{schema}"
+
+
+async def test_two_replicas_answer_one_persons_messages_one_at_a_time(
+    shared_postgres: str, content_copy: Path
+) -> None:
+    """Ten messages of one person split over two replicas at once: each answered before the next.
+
+    Stored in id order, every message of the person is followed by its replies before
+    the next message is taken in (a lock in the database, not in one process).
+    """
+    first = build_app(shared_postgres, content_copy)
+    second = build_app(shared_postgres, content_copy)
+    first.rasa.delay = second.rasa.delay = 0.05  # long enough for the other replica to try
+    words = [f"como tirar o passaporte, pergunta {n}" for n in range(10)]
+    async with first.client() as one, second.client() as other:
+        answers = await asyncio.gather(
+            *(
+                (one if n % 2 else other).post(
+                    "/api/web/messages", json=message("same-person", text)
+                )
+                for n, text in enumerate(words)
+            )
+        )
+    assert [answer.status_code for answer in answers] == [200] * 10
+    directions = [d for (d,) in rows(first, "SELECT direction FROM messages ORDER BY id")]
+    assert directions.count("in") == 10
+    assert "in,in" not in ",".join(directions)  # never two taken in before one was answered
+    assert directions[-1] == "out"
+    asked = [body["message"] for body in [*first.rasa.received, *second.rasa.received]]
+    assert sorted(asked) == sorted(words)
