@@ -33,6 +33,7 @@ from bot.engine import RasaEngine
 from bot.language import detector_for
 from bot.logs import quiet_libraries
 from bot.nlg import make_nlg_endpoint
+from bot.queue_signal import QueueSignal
 from bot.ratelimit import RateLimiter
 from bot.retention import RetentionJob
 from bot.settings import PROJECT_ROOT, Settings, load_settings
@@ -63,6 +64,7 @@ class Components:
     accounts: Accounts
     unclaimed: UnclaimedWatch
     backlog: EngineBacklog
+    queue_signal: QueueSignal
 
 
 def create_app(
@@ -107,19 +109,31 @@ def create_app(
         else None
     )
     accounts = Accounts(sessions, settings.secret_key)
+    queue_signal = QueueSignal(settings.database_url)
     console = Console(
         sessions,
         accounts,
         SessionStore(sessions),
         AuditLog(sessions),
         Casework(sessions, delivery, content, AddressBox(settings.secret_key), service),
+        queue_signal,
     )
     unclaimed = UnclaimedWatch(
         sessions, service, delivery, dt.timedelta(minutes=settings.unclaimed_minutes)
     )
     backlog = EngineBacklog(service, rasa, spool)
     parts = Components(
-        settings, content, rasa, service, delivery, telegram, whatsapp, accounts, unclaimed, backlog
+        settings,
+        content,
+        rasa,
+        service,
+        delivery,
+        telegram,
+        whatsapp,
+        accounts,
+        unclaimed,
+        backlog,
+        queue_signal,
     )
     channels = [c for c in (telegram, whatsapp) if c is not None]
     retention = RetentionJob(sessions, rasa, settings.retention_days)
@@ -135,7 +149,9 @@ def create_app(
         delivery.start()
         backlog.start()
         retention.start()
+        queue_signal.start()
         yield
+        await queue_signal.stop()
         await retention.stop()
         await backlog.stop()
         await unclaimed.stop()

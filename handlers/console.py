@@ -9,11 +9,11 @@ bot/staff_sessions.py, bot/queue.py and bot/audit.py.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hmac
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from bot.audit import Action, AuditLog
 from bot.casework import Casework, CaseworkError, Refusal
 from bot.handoff import InvalidTransition
 from bot.queue import waiting_conversations
+from bot.queue_signal import QueueSignal
 from bot.staff_sessions import ABSOLUTE_TIMEOUT, Session, SessionStore
 from handlers.bodies import BodyTooLarge, parse_form, read_capped
 from handlers.console_content import ContentPages
@@ -43,7 +44,6 @@ COOKIE = "rota_console"
 LOGIN_CSRF_COOKIE = "rota_login_csrf"
 # A 4,000-character reply in any script, form-encoded (up to 9 bytes a character).
 MAX_FORM_BYTES = 65_536
-QUEUE_POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 15.0
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -91,8 +91,10 @@ class Console:
         store: SessionStore,
         audit: AuditLog,
         casework: Casework,
+        signal: QueueSignal | None = None,
     ) -> None:
         self._casework = casework
+        self._signal = signal or QueueSignal("")
         self._sessions = sessions
         self._accounts = accounts
         self._store = store
@@ -286,24 +288,25 @@ class Console:
     async def queue_events(self, request: Request, session: Session) -> Response:
         """Server-sent events: the queue whenever it changes, read from the database.
 
-        Reading the database (not an in-process signal) keeps every replica's pages right.
+        Reading the database (not an in-process signal) keeps every replica's pages right;
+        PostgreSQL's NOTIFY (bot/queue_signal.py) says when to read it again.
         """
 
         async def stream() -> AsyncIterator[str]:
             last = None
-            quiet = 0.0
+            said_at = time.monotonic()
             while not await request.is_disconnected():
                 items = await self._queue_items()
                 payload = json.dumps(items, ensure_ascii=False)
                 if payload != last:
                     last = payload
-                    quiet = 0.0
+                    said_at = time.monotonic()
                     yield f"event: queue\ndata: {payload}\n\n"
-                elif quiet >= HEARTBEAT_SECONDS:
-                    quiet = 0.0
+                elif time.monotonic() - said_at >= HEARTBEAT_SECONDS:
+                    said_at = time.monotonic()
                     yield ": still here\n\n"
-                await asyncio.sleep(QUEUE_POLL_SECONDS)
-                quiet += QUEUE_POLL_SECONDS
+                # Woken by any replica's change to a conversation (LISTEN/NOTIFY), or on time.
+                await self._signal.wait()
                 if await self._store.find(request.cookies.get(COOKIE), touch=False) is None:
                     return  # signed out or expired: stop telling this page anything
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.channel_kit import rows
+from bot import queue_signal
+from bot.accounts import Role
+from tests.channel_kit import console_account, console_sign_in, parts, rows, running
 from tests.factories import build_app, message
+from tests.faults.harness import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -52,3 +57,33 @@ async def test_two_replicas_answer_one_persons_messages_one_at_a_time(
     assert directions[-1] == "out"
     asked = [body["message"] for body in [*first.rasa.received, *second.rasa.received]]
     assert sorted(asked) == sorted(words)
+
+
+def test_a_case_escalated_on_one_replica_reaches_a_live_queue_on_the_other_at_once(
+    shared_postgres: str, content_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replica A escalates; the console page streaming from replica B shows it in under 2 s.
+
+    B re-reads the queue on its own only every 60 s here, so only the database's
+    NOTIFY (sent by a trigger, heard by B's listener) can bring the case that fast.
+    """
+    monkeypatch.setattr(queue_signal, "FALLBACK_SECONDS", 60.0)
+    replica_a = build_app(shared_postgres, content_copy)
+    replica_b = build_app(shared_postgres, content_copy)
+    with running(replica_a) as a, running(replica_b) as b:
+        console_account(b, replica_b, "ana", Role.CASEWORKER)
+        assert console_sign_in(b, "ana") == 303
+        wait_until(lambda: parts(replica_b).queue_signal.wait_seconds == 60.0, timeout=10)
+        with b.stream("GET", "/console/api/queue/events") as events:
+            lines = events.iter_lines()
+            assert next(line for line in lines if line.startswith("data:")) == "data: []"
+            sent = time.monotonic()
+            escalated = a.post(
+                "/api/web/messages",
+                json=message("in-danger", "me tiraram o passaporte e não me deixam sair"),
+            )
+            assert escalated.json()["status"] == "queued"
+            shown = next(line for line in lines if line.startswith("data:"))
+            delay = time.monotonic() - sent
+    assert json.loads(shown.removeprefix("data: "))[0]["reason"] == "distress"
+    assert delay < 2.0
