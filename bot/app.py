@@ -191,7 +191,12 @@ def create_app(
         return JSONResponse({"status": "ready", "engine": engine_state})
 
     async def metrics_endpoint(_request: Request) -> Response:
-        """Prometheus metrics."""
+        """Prometheus metrics; the outbox and the engine backlog are counted as of now."""
+        try:
+            metrics.OUTBOX_DEPTH.set(await delivery.outbox.depth())
+            metrics.ENGINE_BACKLOG.set(len(await service.engine_backlog()))
+        except Exception as exc:  # the database may be down: the counters still answer
+            log.warning("queue gauges not read: %s", type(exc).__name__)
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     async def content_not_loaded(_request: Request, _exc: Exception) -> JSONResponse:

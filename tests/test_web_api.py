@@ -123,6 +123,28 @@ async def test_metrics_are_exposed_without_message_text(gateway: App) -> None:
     assert "scared" not in metrics
 
 
+async def test_metrics_show_the_outage_backlog_and_engine_errors(gateway: App) -> None:
+    """With Rasa down, /metrics counts the engine error and the conversation waiting for it."""
+    gateway.rasa.up = False
+    async with gateway.client() as client:
+        before = sample((await client.get("/metrics")).text, "rota_engine_errors_total")
+        await client.post("/api/web/messages", json={"user_id": "m2", "text": "como tirar visto"})
+        metrics = (await client.get("/metrics")).text
+    assert sample(metrics, "rota_engine_errors_total") == before + 1
+    assert sample(metrics, "rota_engine_backlog") == 1
+    assert sample(metrics, "rota_outbox_depth") == 0  # the web chat fetches its replies
+    for name in ("rota_handle_seconds_bucket", "rota_queue_wait_seconds_bucket"):
+        assert name in metrics
+
+
+def sample(exposition: str, name: str) -> float:
+    """The value of an unlabelled sample in a Prometheus exposition (0 if absent)."""
+    for line in exposition.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
 async def test_the_demo_chat_page_is_served(gateway: App) -> None:
     """`/` serves the chat page and its script, no framework needed."""
     async with gateway.client() as client:
