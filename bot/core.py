@@ -276,7 +276,8 @@ class ConversationService:
         self._apply_country(conversation, inbound, snapshot)
         inbound_row.language = conversation.language
         backlog = await self._engine_backlog(session, conversation.id, inbound_row.id)
-        plan = await self._plan(conversation, inbound, snapshot, switched, backlog)
+        flooding = await self._flooding(inbound)
+        plan = await self._plan(conversation, inbound, snapshot, switched, backlog, flooding)
         if plan.erase:
             return await self._erase(session, conversation, person_id, inbound.channel_user_id)
         if plan.escalation is not None:
@@ -300,6 +301,17 @@ class ConversationService:
             language=conversation.language,
             replies=[reply_from_row(row, conversation.language) for row in rows],
         )
+
+    async def _flooding(self, inbound: InboundMessage) -> bool:
+        """Whether a Telegram or WhatsApp person is over their messages per minute.
+
+        (The web API refuses such messages with 429 before they are stored; a webhook
+        cannot, since the provider would only send them again.)
+        """
+        if self._limiter is None or inbound.channel not in PUSH_CHANNELS:
+            return False
+        key = person_key(inbound.channel, inbound.channel_user_id)
+        return await self._limiter.hit(key) is not None
 
     async def _engine_backlog(
         self, session: AsyncSession, conversation_id: str, before_id: int
@@ -633,9 +645,10 @@ class ConversationService:
         snapshot: ContentSnapshot,
         switched: bool,
         backlog: bool,
+        flooding: bool = False,
     ) -> _Plan:
         """Decide the reply topics and any escalation; a topic that starts a check starts it."""
-        plan = await self._decide(conversation, inbound, snapshot, switched, backlog)
+        plan = await self._decide(conversation, inbound, snapshot, switched, backlog, flooding)
         if snapshot.checks and not plan.guided:
             self._start_checks(plan, conversation, snapshot)
         if (
@@ -664,6 +677,7 @@ class ConversationService:
         snapshot: ContentSnapshot,
         switched: bool,
         backlog: bool,
+        flooding: bool = False,
     ) -> _Plan:
         """Decide the reply topics and any escalation for this message."""
         plan = _Plan()
@@ -676,6 +690,10 @@ class ConversationService:
                 return self._escalation_plan(conversation, reason, "phrase")
         if conversation.status in WITH_CASEWORKER:
             plan.topics = self._waiting_topics(conversation)
+            return plan
+        if flooding:
+            # Over RATE_LIMIT_PER_PERSON a minute: kept, and checked for danger above,
+            # but neither sent to Rasa nor answered.
             return plan
         if switched:
             plan.topics = ["language_set"]

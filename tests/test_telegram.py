@@ -526,3 +526,34 @@ def test_the_job_offer_check_uses_inline_buttons(
     assert post(client, press) == 200
     second = telegram.wait_for("sendMessage", count=4)[-1]
     assert check.words["pt"].questions[check.questions[1].id] in second.params["text"]
+
+
+def test_a_person_flooding_the_bot_is_kept_but_not_answered_and_danger_still_escalates(
+    sqlite_url: str, content_copy: Path, telegram: FakeTelegram
+) -> None:
+    """Over RATE_LIMIT_PER_PERSON a minute: every message stored, the extra ones unanswered.
+
+    A cry for help is never throttled; another person is answered as usual.
+    """
+    app = telegram_app(sqlite_url, content_copy, telegram, rate_limit_per_person=3)
+    with running(app) as client:
+        telegram.wait_for("setMyCommands", count=4)
+        for number in range(5):
+            update = telegram_update("text", update_id=600_000 + number)
+            update["message"]["text"] = f"que documentos preciso, pergunta {number}"
+            assert post(client, update) == 200
+        danger = telegram_update("text", update_id=600_010)
+        danger["message"]["text"] = "me tiraram o passaporte e não me deixam sair"
+        assert post(client, danger) == 200
+        other = telegram_update("text", update_id=600_020)
+        other["message"]["chat"]["id"] = other["message"]["from"]["id"] = 5550999
+        assert post(client, other) == 200
+        drain(client, app)
+    assert len(app.rasa.received) == 3 + 1  # three of the flood, and the other person
+    stored = rows(app, "SELECT count(*) FROM messages WHERE direction = 'in'")
+    assert stored == [(7,)]  # nothing a person sent is lost
+    topics = [t for (t,) in rows(app, "SELECT topic FROM messages WHERE direction = 'out'")]
+    assert "emergency" in topics
+    escalated = rows(app, "SELECT status, escalation FROM conversations ORDER BY created_at")
+    assert escalated[0] == ("queued", "distress")
+    assert 5550999 in {int(c.params["chat_id"]) for c in telegram.calls_to("sendMessage")}
