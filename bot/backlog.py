@@ -15,12 +15,12 @@ answer the same one).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from bot import metrics
 from bot.core import ConversationService
 from bot.engine import RasaEngine
+from bot.periodic import Periodic
 from bot.spool import InboundSpool
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class EngineBacklog:
         self._spool = spool
         self._engine = engine
         self._every = every
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("engine backlog round", every, self.run_once)
         self._limit = asyncio.Semaphore(PARALLEL_CONVERSATIONS)
 
     async def run_once(self) -> int:
@@ -70,21 +70,8 @@ class EngineBacklog:
 
     def start(self) -> None:
         """Check in the background until stopped."""
-        self._task = asyncio.create_task(self._run())
+        self._periodic.start()
 
     async def stop(self) -> None:
         """Stop checking (what still waits is answered by the next start or another replica)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        """Check every few seconds; a failed round is logged by kind and retried."""
-        while True:
-            try:
-                await self.run_once()
-            except Exception as exc:
-                log.error("engine backlog round failed: %s", type(exc).__name__)
-            await asyncio.sleep(self._every)
+        await self._periodic.stop()

@@ -26,8 +26,6 @@ quiet and deleting a row twice deletes nothing the second time.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
@@ -49,6 +47,7 @@ from bot.db.models import (
     Tag,
     utcnow,
 )
+from bot.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +253,7 @@ class RetentionJob:
         self._engine = engine
         self._retention = dt.timedelta(days=retention_days)
         self._interval = interval_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("retention purge", interval_seconds, self.run_once)
 
     async def run_once(self) -> PurgeResult:
         """Purge everything older than the retention period, now."""
@@ -262,21 +261,8 @@ class RetentionJob:
 
     def start(self) -> None:
         """Purge at once, then every interval, until stopped."""
-        self._task = asyncio.create_task(self._run())
+        self._periodic.start()
 
     async def stop(self) -> None:
         """Stop purging (a purge in progress is cancelled; it resumes at the next start)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        """Purge, sleep, repeat; a failed run is logged by kind and retried next time."""
-        while True:
-            try:
-                await self.run_once()
-            except Exception as exc:
-                log.error("retention purge failed: %s", type(exc).__name__)
-            await asyncio.sleep(self._interval)
+        await self._periodic.stop()

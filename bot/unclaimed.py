@@ -9,8 +9,6 @@ notice goes out once per wait. Supervisors see those conversations marked in the
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 
@@ -22,6 +20,7 @@ from bot.core import ConversationService
 from bot.db.models import Conversation, Staff, StaffSession, utcnow
 from bot.delivery import DeliveryService
 from bot.handoff import Status
+from bot.periodic import Periodic
 from bot.staff_sessions import IDLE_TIMEOUT
 
 log = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ class UnclaimedWatch:
         self._service = service
         self._delivery = delivery
         self._wait = wait
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("unclaimed check", CHECK_EVERY_SECONDS, self.sweep)
 
     async def anyone_signed_in(self, now: dt.datetime) -> bool:
         """Whether a caseworker or supervisor has been active within the idle timeout."""
@@ -99,20 +98,8 @@ class UnclaimedWatch:
 
     def start(self) -> None:
         """Check in the background until stopped."""
-        self._task = asyncio.create_task(self._run())
+        self._periodic.start()
 
     async def stop(self) -> None:
         """Stop checking."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-
-    async def _run(self) -> None:
-        """Sweep every few seconds; a failed sweep is logged by kind and retried."""
-        while True:
-            try:
-                await self.sweep()
-            except Exception as exc:
-                log.error("unclaimed check failed: %s", type(exc).__name__)
-            await asyncio.sleep(CHECK_EVERY_SECONDS)
+        await self._periodic.stop()
