@@ -352,3 +352,21 @@ def test_the_retention_job_runs_the_purge_command_daily() -> None:
     assert job["spec"]["concurrencyPolicy"] == "Forbid"
     gateway = pod_spec(k8s("Deployment", "rota-gateway"))["containers"][0]
     assert container["image"] == gateway["image"]
+
+
+def test_only_the_gateway_and_the_purge_job_may_reach_the_engine() -> None:
+    """The engine's NetworkPolicy admits the pods that must call it (the purge asks it to forget)."""
+    policy = k8s("NetworkPolicy", "rota-engine-from-gateway")
+    admitted = {
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+        for rule in policy["spec"]["ingress"]
+        for peer in rule["from"]
+    }
+    callers = {
+        pod["metadata"]["labels"]["app.kubernetes.io/name"]
+        for pod in (
+            k8s("Deployment", "rota-gateway")["spec"]["template"],
+            k8s("CronJob", "rota-purge")["spec"]["jobTemplate"]["spec"]["template"],
+        )
+    }
+    assert admitted == callers == {"rota-gateway", "rota-purge"}
