@@ -92,9 +92,11 @@ def endpoint_variables() -> set[str]:
 
 
 def test_production_endpoints_keep_trackers_in_postgresql_and_locks_in_redis() -> None:
-    """endpoints.production.yml: SQL tracker store on PostgreSQL, redis lock store."""
+    """endpoints.production.yml: the erasable SQL tracker store on PostgreSQL, redis locks."""
     endpoints = yaml.safe_load(ENDPOINTS.read_text())
-    assert endpoints["tracker_store"]["type"] == "SQL"
+    # Rasa's SQL store, with a replace that really deletes (rasa_project/stores/erasable.py).
+    assert endpoints["tracker_store"]["type"] == "stores.erasable.ErasableSQLTrackerStore"
+    assert (ENDPOINTS.parent / "stores" / "erasable.py").is_file()
     assert endpoints["tracker_store"]["dialect"] == "postgresql"
     assert endpoints["lock_store"]["type"] == "redis"
     for block in ("tracker_store", "lock_store"):
@@ -355,7 +357,7 @@ def test_the_retention_job_runs_the_purge_command_daily() -> None:
 
 
 def test_only_the_gateway_and_the_purge_job_may_reach_the_engine() -> None:
-    """The engine's NetworkPolicy admits the pods that must call it (the purge asks it to forget)."""
+    """The engine's NetworkPolicy admits exactly the pods that call it (the purge: to forget)."""
     policy = k8s("NetworkPolicy", "rota-engine-from-gateway")
     admitted = {
         peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
