@@ -44,6 +44,7 @@ from bot.messages import (
     InboundError,
     InboundMessage,
     Reply,
+    clean_text,
 )
 from bot.senders import OUTSIDE_WINDOW, TEMPLATE_SENT, SentPart
 from bot.settings import Settings
@@ -161,13 +162,15 @@ def inbound_from_form(form: ImmutableMultiDict[str, str]) -> InboundMessage | No
     payload = form.get("ButtonPayload") or None
     if payload is not None and len(payload) > MAX_PAYLOAD_LENGTH:
         payload = None  # not one of ours: read the button's words instead
-    text = body if body.strip() and media not in ("location", "contact") else None
+    # Only invisible characters (controls the core would drop) is no text: "only text" reply.
+    readable = clean_text(body).strip()
+    text = body if readable and media not in ("location", "contact") else None
     return InboundMessage(
         channel=CHANNEL,
         channel_user_id=sender,
         text=None if payload else text,
         payload=payload,
-        media=media if text is None and payload is None else None,
+        media=(media or "other") if text is None and payload is None else None,
         provider_id=f"{CHANNEL}:{sid}",
         provider_message_id=sid,
         language_hint=language_hint(sender),

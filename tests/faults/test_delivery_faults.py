@@ -19,6 +19,7 @@ import httpx
 import psycopg
 import pytest
 
+from bot.outbox import PARALLEL_SENDS
 from tests.channel_kit import (
     PUBLIC_URL,
     TELEGRAM_SECRET,
@@ -160,9 +161,10 @@ def test_a_gateway_killed_again_and_again_loses_no_acknowledged_message(
     lost = sum(max(0, n - sent.get(p, 0)) for p, n in stored.outbound_by_person.items())
     twice = sum(max(0, n - stored.outbound_by_person.get(p, 0)) for p, n in sent.items())
     assert lost == 0
-    # A kill between Telegram accepting a message and our record of it can repeat that one
-    # message: the Bot API has no idempotency key. The figure is measured, never hidden.
-    assert twice <= kills
+    # A kill between Telegram accepting a message and our record of it repeats that message:
+    # the Bot API has no idempotency key. At most the sends in flight at each kill can be
+    # repeated; the figure is measured and reported, never hidden (docs/reliability.md).
+    assert twice <= kills * PARALLEL_SENDS
     assert max(restarts) < 20
     report(
         record_property,
@@ -211,7 +213,9 @@ def test_rasa_down_for_a_while_every_webhook_is_acknowledged_and_order_is_kept(
     try:
         stream(2.0)
         cable.cut()
+        before_outage = number
         stream(outage)
+        during_outage = number - before_outage
         cable.restore()
         back = time.monotonic()
         stream(2.0)
@@ -249,7 +253,7 @@ def test_rasa_down_for_a_while_every_webhook_is_acknowledged_and_order_is_kept(
         record_property,
         outage_seconds=outage,
         messages=number,
-        during_outage=round(outage * rate),
+        during_outage=during_outage,
         trouble_replies=sum(n for _c, n in trouble),
         drained_seconds_after_return=round(drained, 1),
     )
@@ -284,7 +288,8 @@ def test_flood_control_is_waited_out_with_no_drop_no_duplicate_and_no_early_send
         fake_telegram.wait_for("setWebhook")
         for turn in range(per_chat):
             for chat in range(chats):
-                update = update_for(turn * chats + chat, 8_400_000 + chat, QUESTIONS[turn])
+                words = QUESTIONS[turn % len(QUESTIONS)]
+                update = update_for(turn * chats + chat, 8_400_000 + chat, words)
                 response = client.post(
                     "/webhooks/telegram",
                     json=update,
