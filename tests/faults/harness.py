@@ -32,7 +32,15 @@ from cryptography.fernet import Fernet
 
 from bot.core import pseudonymous_id
 from tests.channel_kit import PUBLIC_URL, TELEGRAM_SECRET, TELEGRAM_TOKEN, telegram_update
-from tools.processes import free_port, start_gateway, wait_for
+from tools.model import model_path
+from tools.processes import (
+    PRODUCTION_ENDPOINTS,
+    free_port,
+    production_store_env,
+    start_gateway,
+    start_rasa,
+    wait_for,
+)
 from tools.stack import Stack
 
 SOAK = os.environ.get("SOAK") == "1"
@@ -401,3 +409,45 @@ def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
         with suppress(subprocess.CalledProcessError):
             server.stop()
         shutil.rmtree(data, ignore_errors=True)
+
+
+@dataclass
+class Engine:
+    """A Rasa engine process of the test's own (same tracker store and locks as the stack)."""
+
+    stack: Stack
+    tracker_db: str
+    redis_url: str
+    work: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Where it listens."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> float:
+        """Start it and wait until its model is loaded; the seconds that took."""
+        began = time.monotonic()
+        self.process = start_rasa(
+            model_path(),
+            self.port,
+            self.stack.rasa_token,
+            f"{self.stack.base_url}/nlg",
+            self.work / f"rasa-{self.port}.log",
+            endpoints=PRODUCTION_ENDPOINTS,
+            extra_env=production_store_env(self.tracker_db, self.redis_url),
+        )
+        wait_for(f"{self.url}/status?token={self.stack.rasa_token}", 300, self.process)
+        return time.monotonic() - began
+
+    def stop(self) -> None:
+        """Stop it (SIGTERM, then SIGKILL after 20 s)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

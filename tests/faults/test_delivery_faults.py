@@ -38,6 +38,7 @@ from tests.faults.harness import (
     QUESTIONS,
     SOAK,
     CutCable,
+    Engine,
     Gateway,
     Telegram,
     conversation_ids,
@@ -180,17 +181,27 @@ def test_a_gateway_killed_again_and_again_loses_no_acknowledged_message(
 def test_rasa_down_for_a_while_every_webhook_is_acknowledged_and_order_is_kept(
     stack: Stack,
     stack_databases: tuple[str, str],
+    stack_redis: str,
     fake_telegram: FakeTelegram,
     fault_db: str,
     tmp_path: Path,
     record_property: Any,
 ) -> None:
-    """Rasa unreachable mid-stream: all 2xx, 0 lost, order kept, backlog drained soon after."""
+    """Rasa down mid-stream: all 2xx, 0 lost, order kept, backlog drained soon after its return.
+
+    The long form stops an engine process of its own for 60 s and starts it again (its
+    model load adds to the outage); the short form cuts the shared engine's address.
+    """
     outage, rate, chats = (60.0, 10.0, 50) if SOAK else (4.0, 5.0, 5)
-    rasa_port = int(stack.rasa_url.rsplit(":", 1)[1])
-    cable = CutCable(rasa_port)
-    cable.restore()
-    env = gateway_env(stack, fault_db, fake_telegram.base_url, rasa_url=cable.url)
+    if SOAK:
+        engine = Engine(stack, stack_databases[1], stack_redis, tmp_path)
+        engine.start()
+        rasa_url, cut, restore = engine.url, engine.stop, engine.start
+    else:
+        cable = CutCable(int(stack.rasa_url.rsplit(":", 1)[1]))
+        cable.restore()
+        rasa_url, cut, restore = cable.url, cable.cut, cable.restore
+    env = gateway_env(stack, fault_db, fake_telegram.base_url, rasa_url=rasa_url)
     gateway = Gateway(tmp_path, env)
     gateway.start()
     telegram = Telegram(gateway.url)
@@ -212,11 +223,15 @@ def test_rasa_down_for_a_while_every_webhook_is_acknowledged_and_order_is_kept(
 
     try:
         stream(2.0)
-        cable.cut()
+        cut()
+        outage_began = time.monotonic()
         before_outage = number
         stream(outage)
+        returning = threading.Thread(target=restore)  # messages keep coming while it loads
+        returning.start()
+        while returning.is_alive():
+            stream(1.0)
         during_outage = number - before_outage
-        cable.restore()
         back = time.monotonic()
         stream(2.0)
         wait_until(lambda: settled(fault_db), timeout=120)
@@ -239,7 +254,7 @@ def test_rasa_down_for_a_while_every_webhook_is_acknowledged_and_order_is_kept(
             ).fetchall()
     finally:
         gateway.stop()
-        cable.cut()
+        cut()
     assert set(statuses) == {200}  # every delivery acknowledged at the first attempt
     assert stored.inbound == number and stored.inbound_unhandled == 0
     by_sender: dict[str, list[str]] = {}
@@ -251,7 +266,7 @@ def test_rasa_down_for_a_while_every_webhook_is_acknowledged_and_order_is_kept(
     assert drained < 60
     report(
         record_property,
-        outage_seconds=outage,
+        outage_seconds=round(back - outage_began, 1),
         messages=number,
         during_outage=during_outage,
         trouble_replies=sum(n for _c, n in trouble),
