@@ -268,6 +268,11 @@ class TelegramChannel:
             translated = translate(update, username)
         except InboundError:
             translated = None
+        except (AttributeError, TypeError, ValueError) as exc:
+            # PTB builds objects without checking field types: a signed update with (say)
+            # a caption that is not a string is malformed, and nothing Telegram sends.
+            log.warning("malformed Telegram update ignored: %s", type(exc).__name__)
+            translated = None
         if translated is None:
             return
         if translated.callback_query_id is not None:

@@ -325,3 +325,20 @@ def test_signed_updates_without_a_chat_and_forms_with_odd_media_counts_are_not_s
             },
         )
         assert response.status_code == 200, (changes, response.text)
+
+
+def test_a_signed_update_whose_caption_is_not_text_is_not_a_server_error(fuzzed: Fuzzed) -> None:
+    """Reproducer from the long fuzz run: PTB keeps a dict as a caption; it is ignored (200)."""
+    before = fuzzed.inbound()
+    for caption in ({"a": 1}, 3.5, ["x"]):
+        update = telegram_update("photo_caption", update_id=next(SEQUENCE))
+        update["message"]["caption"] = caption
+        response = fuzzed.request(
+            "signed",
+            "POST",
+            "/webhooks/telegram",
+            content=json.dumps(update).encode(),
+            headers={"content-type": "application/json", TELEGRAM_HEADER: TELEGRAM_SECRET},
+        )
+        assert response.status_code == 200, (caption, response.text)
+    assert fuzzed.inbound() == before
