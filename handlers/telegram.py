@@ -23,6 +23,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -98,6 +101,10 @@ class TelegramSender:
             except Forbidden:
                 yield SentPart("failed", reason="blocked_by_person")
                 return
+            except (BadRequest, ChatMigrated, InvalidToken, Conflict):
+                # Refusals (PTB makes BadRequest a NetworkError): trying again cannot help.
+                yield SentPart("failed", reason="rejected_by_telegram")
+                return
             except (TimedOut, NetworkError) as exc:
                 yield SentPart("retry", reason=type(exc).__name__[:64])
                 return
@@ -127,6 +134,9 @@ class TelegramChannel:
             .token(settings.telegram_bot_token)
             .base_url(settings.telegram_api_url)
             .rate_limiter(AIORateLimiter(max_retries=0))
+            # A send that times out is sent again (it may have arrived): wait long enough.
+            .read_timeout(15)
+            .write_timeout(15)
         )
         if not settings.telegram_polling:
             builder = builder.updater(None)

@@ -557,3 +557,18 @@ def test_a_person_flooding_the_bot_is_kept_but_not_answered_and_danger_still_esc
     escalated = rows(app, "SELECT status, escalation FROM conversations ORDER BY created_at")
     assert escalated[0] == ("queued", "distress")
     assert 5550999 in {int(c.params["chat_id"]) for c in telegram.calls_to("sendMessage")}
+
+
+def test_a_reply_telegram_refuses_is_recorded_failed_and_does_not_hold_up_the_next(
+    client: TestClient, gateway_tg: App, telegram: FakeTelegram
+) -> None:
+    """A 400 (say, "chat not found") is final: recorded as failed, and later replies still go."""
+    telegram.fail_next(
+        "sendMessage", times=1, status=400, description="Bad Request: chat not found"
+    )
+    assert post(client, telegram_update("text")) == 200
+    drain(client, gateway_tg)
+    statuses = rows(gateway_tg, "SELECT status, reason FROM deliveries ORDER BY id")
+    assert statuses[0] == ("failed", "rejected_by_telegram")
+    assert statuses[1:] == [("sent", None)]  # the privacy notice after it was not held back
+    assert rows(gateway_tg, "SELECT count(*) FROM outbox") == [(0,)]
