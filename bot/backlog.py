@@ -47,21 +47,41 @@ class EngineBacklog:
         self._limit = asyncio.Semaphore(PARALLEL_CONVERSATIONS)
 
     async def run_once(self) -> int:
-        """Resume what a stopped worker left, then what waits for the engine if it is up."""
-        resumed = await self._spool.replay(self._service.handle) if self._spool else 0
-        resumed += await self._service.resume_stalled()
+        """Replay the spool, resume what a stopped worker left, answer what waited for Rasa.
+
+        Each step runs on its own: one failing (say, the database still away) does not
+        keep the others from their work. The number of messages handled.
+        """
+        done = 0
+        for what, step in (
+            ("spool replay", self._replay),
+            ("resuming", self._service.resume_stalled),
+            ("engine backlog", self._engine_backlog),
+        ):
+            try:
+                done += await step()
+            except Exception as exc:
+                log.error("%s failed: %s", what, type(exc).__name__)
+        return done
+
+    async def _replay(self) -> int:
+        """Hand spooled messages to the core."""
+        return await self._spool.replay(self._service.handle) if self._spool else 0
+
+    async def _engine_backlog(self) -> int:
+        """Answer messages kept while the engine was down, if it is up."""
         waiting = await self._service.engine_backlog()
         metrics.ENGINE_BACKLOG.set(len(waiting))
         if not waiting:
-            return resumed
+            return 0
         ready, _reason = await self._engine.ready()
         if not ready:
-            return resumed
+            return 0
         counts = await asyncio.gather(*(self._answer(c) for c in waiting))
         answered = sum(counts)
         if answered:
             log.info("answered %d messages kept while the engine was down", answered)
-        return resumed + answered
+        return answered
 
     async def _answer(self, conversation_id: str) -> int:
         """One conversation's waiting messages, with bounded parallelism."""

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
@@ -75,6 +75,8 @@ NUMBERED_CHANNELS = frozenset({"whatsapp"})
 # (the engine's timeout, RASA_TIMEOUT_SECONDS, is 10 s by default).
 CLAIM_TIMEOUT = dt.timedelta(seconds=20)
 RESUME_BATCH = 100
+# A message the engine refuses this long while it answers others is answered as unclear.
+WAITING_GIVE_UP = dt.timedelta(minutes=10)
 # People handled at once on PostgreSQL (each holds a lock connection and a work connection).
 HANDLE_CONCURRENCY = 8
 _OPTION_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
@@ -391,7 +393,15 @@ class ConversationService:
             try:
                 plan = await self._ask_engine(conversation, engine_text(row.text))
             except EngineUnavailable:
-                return False
+                if utcnow() - row.created_at < WAITING_GIVE_UP:
+                    return False
+                # The engine answers again but never this message: do not hold the rest.
+                log.warning("message %s: engine kept refusing it, answered as unclear", row.id)
+                plan = _Plan(topics=["fallback"])
+            except Exception as exc:  # a bug on this message: answer, never loop on it
+                log.error("message %s: engine reply unusable: %s", row.id, type(exc).__name__)
+                plan = _Plan(topics=["fallback"])
+            plan = self._complete(plan, conversation, row.text, self._content.current())
         if plan.escalation is not None:
             self._escalate(conversation, plan.escalation, plan.escalation_source)
         replies = plan.engine_replies + [self._render(topic, conversation) for topic in plan.topics]
@@ -430,13 +440,26 @@ class ConversationService:
                     continue
                 try:
                     await self._resume(session, conversation, row, person_id)
-                except BaseException:
+                except SQLAlchemyError:
                     await self._release(message_id)
-                    raise
+                    raise  # the database is away: the next round tries again
+                except Exception as exc:
+                    # It fails every time (a bug): kept, marked, never retried in a loop.
+                    log.error("message %s could not be resumed: %s", message_id, type(exc).__name__)
+                    await self._give_up_resuming(message_id)
+                    continue
                 resumed += 1
         if resumed:
             log.info("resumed %d messages left unanswered by a stopped worker", resumed)
         return resumed
+
+    async def _give_up_resuming(self, message_id: int) -> None:
+        """Mark a message that fails whenever it is answered as handled (it stays stored)."""
+        async with self._sessions() as session:
+            await session.execute(
+                update(Message).where(Message.id == message_id).values(handled_at=utcnow())
+            )
+            await session.commit()
 
     async def _resume(
         self, session: AsyncSession, conversation: Conversation, row: Message, person_id: str
@@ -649,12 +672,18 @@ class ConversationService:
     ) -> _Plan:
         """Decide the reply topics and any escalation; a topic that starts a check starts it."""
         plan = await self._decide(conversation, inbound, snapshot, switched, backlog, flooding)
+        return self._complete(plan, conversation, inbound.text, snapshot)
+
+    def _complete(
+        self, plan: _Plan, conversation: Conversation, text: str | None, snapshot: ContentSnapshot
+    ) -> _Plan:
+        """A topic that starts a check starts it; facts of an uncovered country give way."""
         if snapshot.checks and not plan.guided:
             self._start_checks(plan, conversation, snapshot)
         if (
-            inbound.text is not None
+            text is not None
             and mentioned_country(
-                inbound.text, {**snapshot.country_names, "elsewhere": snapshot.elsewhere_names}
+                text, {**snapshot.country_names, "elsewhere": snapshot.elsewhere_names}
             )
             == "elsewhere"
         ):

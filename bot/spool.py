@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import metrics
 from bot.db import crypto
@@ -26,6 +27,8 @@ from bot.messages import InboundError, InboundMessage
 log = logging.getLogger(__name__)
 
 SPOOL_KEY = "rota:spool:inbound"
+# Spooled messages that failed when handled: kept (encrypted) for a person to look at.
+DEAD_KEY = "rota:spool:dead"
 REPLAY_BATCH = 200
 
 
@@ -76,7 +79,14 @@ class InboundSpool:
                     break
                 inbound = self._open(sealed)
                 if inbound is not None:
-                    await handle(inbound)
+                    try:
+                        await handle(inbound)
+                    except SQLAlchemyError:
+                        raise  # the database is still away: keep it for the next round
+                    except Exception as exc:
+                        # Fails whenever handled (a bug): set aside, not retried in a loop.
+                        log.error("spooled message set aside: %s", type(exc).__name__)
+                        await cast(Awaitable[int], self._redis.rpush(DEAD_KEY, sealed))
                 await cast(Awaitable[int], self._redis.lrem(SPOOL_KEY, 1, sealed))
                 replayed += 1
         except RedisError as exc:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -153,3 +155,36 @@ async def test_a_message_left_unanswered_by_a_killed_worker_is_answered_by_the_w
     )
     assert unanswered == [("web:in-hand",)]
     assert await parts(gateway).backlog.run_once() == 0
+
+
+def refuse(marker: str, topic: str = "documents") -> Callable[[str], str]:
+    """A Rasa route that fails on messages containing `marker` (as a crashing engine would)."""
+
+    def route(words: str) -> str:
+        if marker in words:
+            raise httpx.ConnectError("the engine dropped the connection")
+        return topic
+
+    return route
+
+
+async def test_a_message_the_engine_keeps_refusing_does_not_silence_the_person_forever(
+    gateway: App, user_id: str
+) -> None:
+    """Rasa back but failing on one message for 10 minutes: answered as unclear, then the rest."""
+    gateway.rasa.up = False
+    await send(gateway, user_id, "mensagem venenosa sobre passaportes")
+    await send(gateway, user_id, SECOND)
+    gateway.rasa.up = True
+    gateway.rasa.route = refuse("venenosa")
+    assert await parts(gateway).backlog.run_once() == 0  # still refused: kept, no new reply
+    engine = create_engine(sync_url(gateway.settings.database_url))
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE messages SET created_at = :old WHERE direction = 'in'"),
+            {"old": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=11)},
+        )
+    assert await parts(gateway).backlog.run_once() == 2
+    topics = [t for (t,) in rows(gateway, "SELECT topic FROM messages WHERE direction = 'out'")]
+    assert topics[-2:] == ["fallback", "documents"]
+    assert rows(gateway, "SELECT count(*) FROM messages WHERE awaiting_engine") == [(0,)]
