@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 LEASE = dt.timedelta(seconds=30)
 # How often an idle worker looks for due items enqueued by other replicas or retries.
 POLL_SECONDS = 1.0
-BATCH = 32
 PARALLEL_SENDS = 8
 MAX_BACKOFF_SECONDS = 300.0
 # A reply that could not go out for this long is recorded as failed and given up.
@@ -108,7 +107,9 @@ class Outbox:
 
     # --- draining -----------------------------------------------------------
 
-    async def take(self, conversation_id: str | None = None, limit: int = BATCH) -> list[int]:
+    async def take(
+        self, conversation_id: str | None = None, limit: int = PARALLEL_SENDS
+    ) -> list[tuple[int, dt.datetime]]:
         """Lease due items: the oldest of each conversation, none another worker holds."""
         now = utcnow()
         older = aliased(OutboxItem)
@@ -130,7 +131,8 @@ class Outbox:
         )
         if conversation_id is not None:
             query = query.where(OutboxItem.conversation_id == conversation_id)
-        taken: list[int] = []
+        taken: list[tuple[int, dt.datetime]] = []
+        until = now + LEASE
         async with self._sessions() as session:
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=OutboxItem)
@@ -141,11 +143,11 @@ class Outbox:
                 result = await session.execute(
                     update(OutboxItem)
                     .where(OutboxItem.id == item_id, free)
-                    .values(leased_until=now + LEASE)
+                    .values(leased_until=until)
                     .execution_options(synchronize_session=False)
                 )
                 if getattr(result, "rowcount", 0) == 1:
-                    taken.append(item_id)
+                    taken.append((item_id, until))
             await session.commit()
         return taken
 
@@ -157,18 +159,40 @@ class Outbox:
             if not taken:
                 return total
             total += len(taken)
-            await asyncio.gather(*(self._guarded_send(item_id) for item_id in taken))
+            await asyncio.gather(*(self._guarded_send(item, until) for item, until in taken))
+            if self._stopping:
+                return total  # shutting down: what is left stays queued for the others
 
-    async def _guarded_send(self, item_id: int) -> None:
+    async def _guarded_send(self, item_id: int, until: dt.datetime) -> None:
         """Send one item with bounded parallelism; a failure leaves it for a retry."""
         async with self._limit:
             try:
-                await self.send_item(item_id)
+                await self.send_item(item_id, until)
             except Exception as exc:  # the lease expires and another attempt follows
                 log.error("outbox item %s not sent: %s", item_id, type(exc).__name__)
 
-    async def send_item(self, item_id: int) -> None:
-        """Send one leased item from where it stopped, recording each part as it goes."""
+    async def _renew(self, item_id: int, until: dt.datetime) -> dt.datetime | None:
+        """Extend our lease on an item; None if it ran out and another worker holds it now."""
+        renewed = utcnow() + LEASE
+        async with self._sessions() as session:
+            result = await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item_id, OutboxItem.leased_until == until)
+                .values(leased_until=renewed)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+        return renewed if getattr(result, "rowcount", 0) == 1 else None
+
+    async def send_item(self, item_id: int, until: dt.datetime) -> None:
+        """Send one leased item from where it stopped, recording each part as it goes.
+
+        Every step checks the lease is still ours (`until`): a worker that waited too
+        long never sends what another worker has taken over meanwhile.
+        """
+        lease = await self._renew(item_id, until)
+        if lease is None:
+            return
         async with self._sessions() as session:
             row = (
                 await session.execute(
@@ -201,14 +225,16 @@ class Outbox:
         )
         async for part in parts:
             if part.status == "retry":
-                await self._reschedule(item_id, part)
+                await self._reschedule(item_id, part, lease)
                 return
             metrics.DELIVERIES.labels(item.channel, part.status).inc()
-            await self._record_part(item, index, part)
+            lease = await self._record_part(item, index, part, lease)
+            if lease is None:
+                return  # taken over: the part is recorded, the rest is the other's
             index += 1
             if part.status in ("failed", "undelivered", "not_sent"):
                 break
-        await self._finish(item_id)
+        await self._finish(item_id, lease)
 
     async def _outside_window(
         self, session: AsyncSession, sender: ChannelSender, conversation: Conversation
@@ -230,8 +256,11 @@ class Outbox:
         )
         return "template_already_sent" if template_sent is not None else "outside"
 
-    async def _record_part(self, item: OutboxItem, index: int, part: SentPart) -> None:
-        """Keep one sent part and the item's progress together (one transaction)."""
+    async def _record_part(
+        self, item: OutboxItem, index: int, part: SentPart, lease: dt.datetime
+    ) -> dt.datetime | None:
+        """Keep one sent part and the item's progress together; the renewed lease, if ours."""
+        renewed = utcnow() + LEASE
         async with self._sessions() as session:
             session.add(
                 Delivery(
@@ -245,19 +274,21 @@ class Outbox:
                     reason=part.reason,
                 )
             )
-            await session.execute(
+            result = await session.execute(
                 update(OutboxItem)
-                .where(OutboxItem.id == item.id)
-                .values(parts_done=index + 1, leased_until=utcnow() + LEASE)
+                .where(OutboxItem.id == item.id, OutboxItem.leased_until == lease)
+                .values(parts_done=index + 1, leased_until=renewed)
+                .execution_options(synchronize_session=False)
             )
             await session.commit()
+        return renewed if getattr(result, "rowcount", 0) == 1 else None
 
-    async def _reschedule(self, item_id: int, part: SentPart) -> None:
+    async def _reschedule(self, item_id: int, part: SentPart, lease: dt.datetime) -> None:
         """Try again later: after the provider's retry_after, else with backoff."""
         async with self._sessions() as session:
             item = await session.get(OutboxItem, item_id)
-            if item is None:
-                return
+            if item is None or item.leased_until != lease:
+                return  # erased, or taken over by another worker
             item.attempts += 1
             wait = part.retry_after if part.retry_after is not None else None
             delay = wait if wait is not None else backoff_seconds(item.attempts)
@@ -267,10 +298,12 @@ class Outbox:
             await session.commit()
         metrics.OUTBOX_RETRIES.labels(item.channel, item.last_error or "retry").inc()
 
-    async def _finish(self, item_id: int) -> None:
+    async def _finish(self, item_id: int, lease: dt.datetime) -> None:
         """Every part went (or was refused for good): the item leaves the outbox."""
         async with self._sessions() as session:
-            await session.execute(delete(OutboxItem).where(OutboxItem.id == item_id))
+            await session.execute(
+                delete(OutboxItem).where(OutboxItem.id == item_id, OutboxItem.leased_until == lease)
+            )
             await session.commit()
 
     async def _give_up(self, session: AsyncSession, item: OutboxItem, reason: str) -> None:

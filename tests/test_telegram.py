@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,11 +11,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from bot.content.store import ContentStore
 from bot.db.crypto import reveal
 from bot.db.models import Message, Person
+from bot.db.session import sync_url
 from tests.channel_kit import (
     PUBLIC_URL,
     TELEGRAM_SECRET,
@@ -572,3 +575,24 @@ def test_a_reply_telegram_refuses_is_recorded_failed_and_does_not_hold_up_the_ne
     assert statuses[0] == ("failed", "rejected_by_telegram")
     assert statuses[1:] == [("sent", None)]  # the privacy notice after it was not held back
     assert rows(gateway_tg, "SELECT count(*) FROM outbox") == [(0,)]
+
+
+def test_a_worker_whose_lease_ran_out_does_not_send_what_another_took_over(
+    client: TestClient, gateway_tg: App, telegram: FakeTelegram
+) -> None:
+    """A slow worker's lease expires and another takes the reply: only the other sends it."""
+    outbox = parts(gateway_tg).delivery.outbox
+    client.portal.call(outbox.stop)  # no background worker: this test plays two of them
+    assert post(client, telegram_update("text")) == 200
+    slow = client.portal.call(outbox.take)
+    assert len(slow) == 1  # the oldest reply of the conversation (the rest wait behind it)
+    engine = create_engine(sync_url(gateway_tg.settings.database_url))
+    with engine.begin() as conn:  # the slow worker stalls past its lease
+        past = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+        conn.execute(text("UPDATE outbox SET leased_until = :past"), {"past": past})
+    other = client.portal.call(outbox.take)
+    assert [item for item, _ in other] == [item for item, _ in slow]
+    client.portal.call(outbox.send_item, *slow[0])
+    assert telegram.calls_to("sendMessage") == []  # the slow one sends nothing
+    client.portal.call(outbox.send_item, *other[0])
+    assert len(telegram.calls_to("sendMessage")) == 1
