@@ -290,6 +290,9 @@ class Casework:
                 created_at=utcnow(),
             )
             session.add(row)
+            await session.flush()
+            # Queued with the reply itself: stored means it will be sent, crash or not.
+            self._delivery.outbox.enqueue(session, conversation.channel, [row])
             await session.commit()
             reply = Reply(
                 id=row.id,

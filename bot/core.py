@@ -1025,13 +1025,14 @@ class ConversationService:
         )
 
     async def store_topics(self, conversation_id: str, topics: list[str]) -> list[Reply]:
-        """Render topics for a conversation and store them as the bot's messages (not sent)."""
+        """Render topics for a conversation, store them and queue them for its channel."""
         async with self._sessions() as session:
             conversation = await session.get(Conversation, conversation_id)
             if conversation is None:
                 return []
             replies = [self._render(topic, conversation) for topic in topics]
             rows = await self._store_replies(session, conversation, replies)
+            self._outbox.enqueue(session, conversation.channel, rows)
             await session.commit()
             return [reply_from_row(row, conversation.language) for row in rows]
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import metrics
 from bot.addresses import AddressBox
-from bot.db.models import Conversation, Delivery, Message
+from bot.db.models import Conversation, Delivery, Message, OutboxItem
 from bot.messages import Reply
 from bot.outbox import Outbox
 from bot.senders import ChannelSender
@@ -121,7 +121,17 @@ class DeliveryService:
             if conversation is None or not self.handles(conversation.channel):
                 return False
             ids = [reply.id for reply in replies if reply.id is not None]
-            rows = list(await session.scalars(select(Message).where(Message.id.in_(ids))))
+            queued = set(
+                await session.scalars(
+                    select(OutboxItem.message_id).where(OutboxItem.message_id.in_(ids))
+                )
+            )
+            rows = list(
+                await session.scalars(
+                    select(Message).where(Message.id.in_(ids), Message.id.not_in(queued))
+                )
+            )
+            # Most callers queued them with the message itself; older rows are queued here.
             self.outbox.enqueue(session, conversation.channel, sorted(rows, key=lambda r: r.id))
             await session.commit()
         await self.outbox.run_due(conversation_id)
