@@ -270,6 +270,7 @@ class ConversationService:
         inbound_row: Message,
         is_new: bool,
         person_id: str,
+        resumed: bool = False,
     ) -> Outcome:
         """Decide, render and store the replies to a stored inbound message."""
         snapshot = self._content.current()
@@ -278,7 +279,8 @@ class ConversationService:
         self._apply_country(conversation, inbound, snapshot)
         inbound_row.language = conversation.language
         backlog = await self._engine_backlog(session, conversation.id, inbound_row.id)
-        flooding = await self._flooding(inbound)
+        # A message answered again after a crash was counted when it first came.
+        flooding = False if resumed else await self._flooding(inbound)
         plan = await self._plan(conversation, inbound, snapshot, switched, backlog, flooding)
         if plan.erase:
             return await self._erase(session, conversation, person_id, inbound.channel_user_id)
@@ -481,7 +483,9 @@ class ConversationService:
             .where(Message.conversation_id == conversation.id, Message.direction == "out")
             .limit(1)
         )
-        await self._answer(session, conversation, inbound, row, answered_before is None, person_id)
+        await self._answer(
+            session, conversation, inbound, row, answered_before is None, person_id, resumed=True
+        )
 
     async def engine_backlog(self) -> list[str]:
         """Conversations with messages waiting for the engine, the longest waiting first."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import create_engine, inspect, select, text
 
 from bot.core import pseudonymous_id
 from bot.db.models import Conversation, Message, Person
 from bot.db.session import sync_url
+from bot.settings import PROJECT_ROOT
 from tests.factories import App, build_app, message
 
 pytestmark = pytest.mark.anyio
@@ -146,3 +147,17 @@ def test_the_audit_log_cannot_be_truncated_on_postgresql(postgres_url: str) -> N
         with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
             conn.execute("TRUNCATE audit_log")
         assert conn.execute("SELECT count(*) FROM audit_log").fetchone() == (1,)
+
+
+async def test_the_watcher_finds_unanswered_messages_through_an_index(database_url: str) -> None:
+    """The query for unanswered messages (run every few seconds) uses its partial index."""
+    app = build_app(database_url, PROJECT_ROOT / "content")
+    engine = create_engine(sync_url(app.settings.database_url))
+    query = "SELECT id FROM messages WHERE direction = 'in' AND handled_at IS NULL"
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SET enable_seqscan = off"))  # an empty table: no cost contest
+            plan = conn.execute(text(f"EXPLAIN {query}")).fetchall()
+        else:
+            plan = conn.execute(text(f"EXPLAIN QUERY PLAN {query}")).fetchall()
+    assert "ix_messages_unhandled" in " ".join(str(row) for row in plan)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -103,7 +104,16 @@ class Message(Base):
     """A message to or from the person; `author` is person, bot, caseworker or system."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation", "conversation_id", "id"),
+        # What the watcher looks for every few seconds (migration 0010).
+        Index(
+            "ix_messages_unhandled",
+            "id",
+            postgresql_where=sql_text("direction = 'in' AND handled_at IS NULL"),
+            sqlite_where=sql_text("direction = 'in' AND handled_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
