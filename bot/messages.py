@@ -57,6 +57,11 @@ class InboundMessage:
 
     def __post_init__(self) -> None:
         """Clean what no database or detector can hold; refuse what the core cannot handle."""
+        for name in ("channel_user_id", "text", "payload", "media", "provider_id"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                # Adapters parse provider JSON leniently (PTB keeps a list as a button's data).
+                raise InboundError(f"{name} must be text")
         if self.text is not None:
             object.__setattr__(self, "text", clean_text(self.text))
         if not self.channel_user_id or len(self.channel_user_id) > MAX_USER_ID_LENGTH:
