@@ -27,7 +27,7 @@ import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -368,20 +368,8 @@ class ConversationService:
                     answered += 1
 
     async def _claim_waiting(self, session: AsyncSession, message_id: int) -> bool:
-        """Take a waiting message in hand unless another replica holds it."""
-        now = utcnow()
-        result = await session.execute(
-            update(Message)
-            .where(
-                Message.id == message_id,
-                Message.awaiting_engine.is_(True),
-                or_(Message.claimed_at.is_(None), Message.claimed_at < now - CLAIM_TIMEOUT),
-            )
-            .values(claimed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        await session.commit()
-        return bool(getattr(result, "rowcount", 0) == 1)
+        """Take a message waiting for the engine in hand unless another replica holds it."""
+        return await self._claim(session, message_id, Message.awaiting_engine.is_(True))
 
     async def _answer_waiting(self, session: AsyncSession, row: Message) -> bool:
         """Ask the engine about one waiting message and store its replies; False if still down."""
@@ -498,14 +486,21 @@ class ConversationService:
             )
             return [str(conversation_id) for conversation_id, _first in result.all()]
 
-    async def _claim(self, session: AsyncSession, message_id: int) -> bool:
-        """Take an unanswered stored message in hand, unless another worker holds it."""
+    async def _claim(
+        self,
+        session: AsyncSession,
+        message_id: int,
+        state: ColumnElement[bool] | None = None,
+    ) -> bool:
+        """Take a stored message in `state` (default: unanswered) unless another worker has it."""
         now = utcnow()
+        if state is None:
+            state = Message.handled_at.is_(None)
         result = await session.execute(
             update(Message)
             .where(
                 Message.id == message_id,
-                Message.handled_at.is_(None),
+                state,
                 or_(Message.claimed_at.is_(None), Message.claimed_at < now - CLAIM_TIMEOUT),
             )
             .values(claimed_at=now)

@@ -41,7 +41,7 @@ from tools.processes import (
     start_rasa,
     wait_for,
 )
-from tools.stack import Stack
+from tools.stack import Stack, stop
 
 SOAK = os.environ.get("SOAK") == "1"
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -103,14 +103,9 @@ class Gateway:
             self.process.wait()
 
     def stop(self) -> None:
-        """A normal stop (SIGTERM), waiting for it."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """A normal stop (SIGTERM, then SIGKILL after 20 s)."""
+        if self.process is not None:
+            stop(self.process)
 
 
 def gateway_env(
@@ -444,10 +439,5 @@ class Engine:
 
     def stop(self) -> None:
         """Stop it (SIGTERM, then SIGKILL after 20 s)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop(self.process)

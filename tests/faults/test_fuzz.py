@@ -280,18 +280,37 @@ def test_signed_mutations_of_recorded_payloads_never_get_a_5xx(
         assert fuzzed.inbound() == before + 1
 
 
-def test_a_signed_callback_query_without_a_sender_is_not_a_server_error(fuzzed: Fuzzed) -> None:
-    """Reproducer found by fuzzing: PTB leaves from_user None and translate() reads its id."""
-    update = telegram_update("callback_query", update_id=next(SEQUENCE))
-    update["callback_query"].pop("from")
-    update["callback_query"].pop("message", None)
-    response = fuzzed.request(
+def post_signed_update(fuzzed: Fuzzed, update: dict[str, Any]) -> Any:
+    """A Telegram update with the right secret token; the response."""
+    return fuzzed.request(
         "signed",
         "POST",
         "/webhooks/telegram",
         content=json.dumps(update).encode(),
         headers={"content-type": "application/json", TELEGRAM_HEADER: TELEGRAM_SECRET},
     )
+
+
+def post_signed_form(fuzzed: Fuzzed, path: str, form: dict[str, str]) -> Any:
+    """A Twilio form with a valid X-Twilio-Signature; the response."""
+    return fuzzed.request(
+        "signed",
+        "POST",
+        path,
+        content=form_body(form),
+        headers={
+            "content-type": FORM,
+            "x-twilio-signature": sign(TEST_AUTH_TOKEN, PUBLIC_URL + path, form),
+        },
+    )
+
+
+def test_a_signed_callback_query_without_a_sender_is_not_a_server_error(fuzzed: Fuzzed) -> None:
+    """Reproducer found by fuzzing: PTB leaves from_user None and translate() reads its id."""
+    update = telegram_update("callback_query", update_id=next(SEQUENCE))
+    update["callback_query"].pop("from")
+    update["callback_query"].pop("message", None)
+    response = post_signed_update(fuzzed, update)
     assert response.status_code < 500
 
 
@@ -301,29 +320,14 @@ def test_signed_updates_without_a_chat_and_forms_with_odd_media_counts_are_not_s
     """Reproducers found by fuzzing: a message without its chat, NumMedia that is not a number."""
     update = telegram_update("text", update_id=next(SEQUENCE))
     update["message"].pop("chat")
-    response = fuzzed.request(
-        "signed",
-        "POST",
-        "/webhooks/telegram",
-        content=json.dumps(update).encode(),
-        headers={"content-type": "application/json", TELEGRAM_HEADER: TELEGRAM_SECRET},
-    )
+    response = post_signed_update(fuzzed, update)
     assert response.status_code < 500
     odd_forms = [{"NumMedia": count} for count in ("x", "²", "-1", " 3 ")]
     odd_forms.append({"Body": "\x07\x00"})  # only characters the core drops: no text at all
     for changes in odd_forms:
         form = twilio_form("text", MessageSid=f"SModd{next(SEQUENCE)}", **changes)
         path = "/webhooks/whatsapp"
-        response = fuzzed.request(
-            "signed",
-            "POST",
-            path,
-            content=form_body(form),
-            headers={
-                "content-type": FORM,
-                "x-twilio-signature": sign(TEST_AUTH_TOKEN, PUBLIC_URL + path, form),
-            },
-        )
+        response = post_signed_form(fuzzed, path, form)
         assert response.status_code == 200, (changes, response.text)
 
 
@@ -333,13 +337,7 @@ def test_a_signed_update_whose_caption_is_not_text_is_not_a_server_error(fuzzed:
     for caption in ({"a": 1}, 3.5, ["x"]):
         update = telegram_update("photo_caption", update_id=next(SEQUENCE))
         update["message"]["caption"] = caption
-        response = fuzzed.request(
-            "signed",
-            "POST",
-            "/webhooks/telegram",
-            content=json.dumps(update).encode(),
-            headers={"content-type": "application/json", TELEGRAM_HEADER: TELEGRAM_SECRET},
-        )
+        response = post_signed_update(fuzzed, update)
         assert response.status_code == 200, (caption, response.text)
     assert fuzzed.inbound() == before
 
@@ -352,12 +350,6 @@ def test_a_signed_button_press_whose_data_is_not_text_is_acknowledged_not_retrie
     before = fuzzed.inbound()
     update = telegram_update("callback_query", update_id=next(SEQUENCE))
     update["callback_query"]["data"] = [None]
-    response = fuzzed.request(
-        "signed",
-        "POST",
-        "/webhooks/telegram",
-        content=json.dumps(update).encode(),
-        headers={"content-type": "application/json", TELEGRAM_HEADER: TELEGRAM_SECRET},
-    )
+    response = post_signed_update(fuzzed, update)
     assert response.status_code == 200, response.text
     assert fuzzed.inbound() == before
