@@ -29,12 +29,14 @@ class Tally:
     """How many requests the fuzz suite sent, by kind, and since when."""
 
     started: float | None = None  # the first request's time
+    last: float = 0.0  # the latest request's time
     sent: dict[str, int] = field(default_factory=dict)
 
     def add(self, kind: str) -> None:
         """Count one request."""
+        self.last = time.monotonic()
         if self.started is None:
-            self.started = time.monotonic()
+            self.started = self.last
         self.sent[kind] = self.sent.get(kind, 0) + 1
 
     @property
@@ -100,7 +102,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Report how many requests were fuzzed and how long it took."""
     if TALLY.total:
-        seconds = time.monotonic() - (TALLY.started or time.monotonic())
+        seconds = TALLY.last - (TALLY.started or TALLY.last)
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(TALLY.sent.items()))
         terminalreporter.write_line(
             f"fuzz: {TALLY.total} requests in {seconds:.1f} s ({kinds}); SOAK={int(SOAK)}"
