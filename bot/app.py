@@ -40,6 +40,7 @@ from bot.settings import PROJECT_ROOT, Settings, load_settings
 from bot.spool import InboundSpool
 from bot.staff_sessions import SessionStore
 from bot.unclaimed import UnclaimedWatch
+from bot.workers import Workers
 from handlers.console import Console
 from handlers.demo import demo_page
 from handlers.security import secure
@@ -65,6 +66,7 @@ class Components:
     unclaimed: UnclaimedWatch
     backlog: EngineBacklog
     queue_signal: QueueSignal
+    workers: Workers
 
 
 def create_app(
@@ -87,7 +89,8 @@ def create_app(
         settings.rasa_url, settings.rasa_token, settings.rasa_timeout_seconds, engine_transport
     )
     sessions = make_sessionmaker(db_engine)
-    delivery = DeliveryService(sessions, AddressBox(settings.secret_key))
+    workers = Workers(sessions)
+    delivery = DeliveryService(sessions, AddressBox(settings.secret_key), workers)
     # One limiter: the security middleware counts in it, erasure forgets a person's counts.
     limiter = RateLimiter.from_settings(settings)
     service = ConversationService(
@@ -98,6 +101,7 @@ def create_app(
         detector_for(PROJECT_ROOT / "rasa_project" / "data" / "nlu"),
         delivery.outbox,
         limiter,
+        workers,
     )
     telegram = (
         TelegramChannel(settings, service, delivery, content) if settings.telegram_enabled else None
@@ -134,6 +138,7 @@ def create_app(
         unclaimed,
         backlog,
         queue_signal,
+        workers,
     )
     channels = [c for c in (telegram, whatsapp) if c is not None]
     retention = RetentionJob(sessions, rasa, settings.retention_days)
@@ -143,6 +148,7 @@ def create_app(
         """Migrate and connect channels on start; finish sends and close connections on stop."""
         if migrate:
             upgrade(settings.database_url)
+        await workers.start()  # before any work names this replica as its holder
         for channel in channels:
             await channel.start()
         unclaimed.start()
@@ -158,6 +164,7 @@ def create_app(
         await delivery.drain()
         for channel in channels:
             await channel.stop()
+        await workers.stop()
         await rasa.close()
         await spool.close()
         await db_engine.dispose()

@@ -58,6 +58,7 @@ from bot.safety import SafetyKind, check_message
 from bot.settings import SUPPORTED_LANGUAGES, Settings
 from bot.text import fold
 from bot.topics import ESCALATING_TOPICS, INTENT_TOPICS
+from bot.workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ class ConversationService:
         detector: LanguageDetector,
         outbox: Outbox,
         limiter: RateLimiter | None = None,
+        workers: Workers | None = None,
     ) -> None:
         self._settings = settings
         self._outbox = outbox
@@ -139,6 +141,7 @@ class ConversationService:
         self._handling = asyncio.Semaphore(HANDLE_CONCURRENCY)
         # The gateway's rate limiter: an erasure forgets the person's counts in it.
         self._limiter = limiter
+        self._workers = workers
 
     def person_id(self, channel: str, channel_user_id: str) -> str:
         """The pseudonymous id of a channel user."""
@@ -239,6 +242,7 @@ class ConversationService:
                     language=conversation.language,
                     created_at=now,
                     claimed_at=now,
+                    claimed_by=self._workers.id if self._workers else None,
                 )
                 session.add(inbound_row)
             # Committed before anything that could fail: nothing a person sent is lost.
@@ -404,7 +408,6 @@ class ConversationService:
 
     async def resume_stalled(self) -> int:
         """Answer stored messages whose handling stopped midway (a crash); how many."""
-        cutoff = utcnow() - CLAIM_TIMEOUT
         async with self._sessions() as session:
             found = (
                 await session.execute(
@@ -413,7 +416,7 @@ class ConversationService:
                     .where(
                         Message.direction == "in",
                         Message.handled_at.is_(None),
-                        or_(Message.claimed_at.is_(None), Message.claimed_at < cutoff),
+                        self._stale_claim(utcnow()),
                     )
                     .order_by(Message.id)
                     .limit(RESUME_BATCH)
@@ -486,6 +489,14 @@ class ConversationService:
             )
             return [str(conversation_id) for conversation_id, _first in result.all()]
 
+    def _stale_claim(self, now: dt.datetime) -> ColumnElement[bool]:
+        """A message nobody holds: never claimed, claimed too long ago, or by a dead replica."""
+        return or_(
+            Message.claimed_at.is_(None),
+            Message.claimed_at < now - CLAIM_TIMEOUT,
+            *([self._workers.dead(Message.claimed_by, now)] if self._workers else []),
+        )
+
     async def _claim(
         self,
         session: AsyncSession,
@@ -496,14 +507,15 @@ class ConversationService:
         now = utcnow()
         if state is None:
             state = Message.handled_at.is_(None)
+        holder = self._workers.id if self._workers else None
         result = await session.execute(
             update(Message)
             .where(
                 Message.id == message_id,
                 state,
-                or_(Message.claimed_at.is_(None), Message.claimed_at < now - CLAIM_TIMEOUT),
+                self._stale_claim(now),
             )
-            .values(claimed_at=now)
+            .values(claimed_at=now, claimed_by=holder)
             .execution_options(synchronize_session=False)
         )
         await session.commit()

@@ -23,6 +23,7 @@ from bot.db.models import Conversation, Delivery, Message, OutboxItem
 from bot.messages import Reply
 from bot.outbox import Outbox
 from bot.senders import ChannelSender
+from bot.workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,17 @@ STATUS_RANK: dict[str, int] = {
 class DeliveryService:
     """Sends replies through registered channels in the background and records the results."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], box: AddressBox) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        box: AddressBox,
+        workers: Workers | None = None,
+    ) -> None:
         self._sessions = sessions
         self._box = box
         self._senders: dict[str, ChannelSender] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.outbox = Outbox(sessions, self._senders, box)
+        self.outbox = Outbox(sessions, self._senders, box, workers)
         self._order: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def register(self, sender: ChannelSender) -> None:

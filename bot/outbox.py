@@ -28,6 +28,7 @@ from bot.content.model import Button
 from bot.db.models import Conversation, Delivery, Message, OutboxItem, Person, utcnow
 from bot.messages import Reply
 from bot.senders import OUTSIDE_WINDOW, TEMPLATE_SENT, ChannelSender, SentPart
+from bot.workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,12 @@ class Outbox:
         sessions: async_sessionmaker[AsyncSession],
         senders: Mapping[str, ChannelSender],
         box: AddressBox,
+        workers: Workers | None = None,
     ) -> None:
         self._sessions = sessions
         self._senders = senders
         self._box = box
+        self._workers = workers
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -113,7 +116,13 @@ class Outbox:
         """Lease due items: the oldest of each conversation, none another worker holds."""
         now = utcnow()
         older = aliased(OutboxItem)
-        free = or_(OutboxItem.leased_until.is_(None), OutboxItem.leased_until < now)
+        free = or_(
+            OutboxItem.leased_until.is_(None),
+            OutboxItem.leased_until < now,
+            # Held by a replica that stopped beating (killed): take it over at once.
+            *([self._workers.dead(OutboxItem.leased_by, now)] if self._workers else []),
+        )
+        holder = self._workers.id if self._workers else None
         query = (
             select(OutboxItem.id)
             .where(
@@ -143,7 +152,7 @@ class Outbox:
                 result = await session.execute(
                     update(OutboxItem)
                     .where(OutboxItem.id == item_id, free)
-                    .values(leased_until=until)
+                    .values(leased_until=until, leased_by=holder)
                     .execution_options(synchronize_session=False)
                 )
                 if getattr(result, "rowcount", 0) == 1:

@@ -116,6 +116,8 @@ async def test_words_kept_for_a_caseworker_are_not_sent_to_rasa_later(
 async def test_two_replicas_answer_a_waiting_message_once(gateway: App, user_id: str) -> None:
     """Two replicas' watchers at the same moment: each waiting message is answered exactly once."""
     twin = build_app(gateway.settings.database_url, gateway.settings.content_dir)
+    for replica in (gateway, twin):  # both alive (their lifespans would beat)
+        await parts(replica).workers.beat()
     gateway.rasa.up = False
     await send(gateway, user_id, "como preparar minha viagem para joburg")
     await send(gateway, user_id, SECOND)
@@ -188,3 +190,45 @@ async def test_a_message_the_engine_keeps_refusing_does_not_silence_the_person_f
     topics = [t for (t,) in rows(gateway, "SELECT topic FROM messages WHERE direction = 'out'")]
     assert topics[-2:] == ["fallback", "documents"]
     assert rows(gateway, "SELECT count(*) FROM messages WHERE awaiting_engine") == [(0,)]
+
+
+async def test_work_held_by_a_replica_that_stopped_beating_is_taken_over_at_once(
+    gateway: App, user_id: str
+) -> None:
+    """A message a killed replica had just claimed is answered now, not after the 20 s claim.
+
+    Claimed one second ago by a replica last seen a minute ago: dead, so taken over. The
+    same claim by a replica seen a moment ago is left alone.
+    """
+    await send(gateway, user_id, "como preparar minha viagem para joburg")
+    conversation_id = rows(gateway, "SELECT id FROM conversations")[0][0]
+    now = dt.datetime.now(dt.UTC)
+    engine = create_engine(sync_url(gateway.settings.database_url))
+    with engine.begin() as conn:
+        for worker, seen in (("killed", now - dt.timedelta(minutes=1)), ("alive", now)):
+            conn.execute(
+                text("INSERT INTO workers (id, seen_at) VALUES (:w, :seen)"),
+                {"w": worker, "seen": seen},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO messages (conversation_id, direction, author, text, dedup_key,"
+                    " awaiting_engine, claimed_at, claimed_by, created_at)"
+                    " VALUES (:c, 'in', 'person', :t, :k, :f, :when, :w, :when)"
+                ),
+                {
+                    "c": conversation_id,
+                    "t": SECOND,
+                    "k": f"web:held-by-{worker}",
+                    "f": False,
+                    "when": now - dt.timedelta(seconds=1),
+                    "w": worker,
+                },
+            )
+    gateway.rasa.received.clear()
+    assert await parts(gateway).backlog.run_once() == 1
+    assert [body["message"] for body in gateway.rasa.received] == [SECOND]
+    unanswered = rows(
+        gateway, "SELECT dedup_key FROM messages WHERE direction = 'in' AND handled_at IS NULL"
+    )
+    assert unanswered == [("web:held-by-alive",)]

@@ -40,6 +40,8 @@ async def test_two_replicas_answer_one_persons_messages_one_at_a_time(
     first = build_app(shared_postgres, content_copy)
     second = build_app(shared_postgres, content_copy)
     first.rasa.delay = second.rasa.delay = 0.05  # long enough for the other replica to try
+    for replica in (first, second):  # both alive (their lifespans would beat)
+        await parts(replica).workers.beat()
     words = [f"como tirar o passaporte, pergunta {n}" for n in range(10)]
     async with first.client() as one, second.client() as other:
         answers = await asyncio.gather(

@@ -135,6 +135,8 @@ class Message(Base):
     handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # When a worker took the message in hand; a redelivery may take it over once stale.
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The replica (bot/workers.py) that took it in hand: if it died, others take over at once.
+    claimed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # Rasa could not be asked when it arrived: answer it once the engine is back.
     awaiting_engine: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -285,6 +287,8 @@ class OutboxItem(Base):
     due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # A worker holds the item until then; after it, another worker may take it over.
     leased_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The replica holding the lease: if it died, another takes the row before the lease ends.
+    leased_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -300,3 +304,12 @@ class PendingForget(Base):
 
     conversation_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Worker(Base):
+    """A running gateway replica and when it last said it was alive (bot/workers.py)."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
