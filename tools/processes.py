@@ -110,8 +110,9 @@ def start_rasa(
                 str(RASA_BIN),
                 "run",
                 "--enable-api",
-                "--auth-token",
-                token,
+                # One argument with "=": a token may start with "-" (token_urlsafe), which
+                # argparse would read as the next option and refuse to start.
+                f"--auth-token={token}",
                 "--interface",
                 "127.0.0.1",
                 "--port",
