@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -48,10 +49,10 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'rota.db'}"
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    name = f"rota_test_{uuid.uuid4().hex[:10]}"
+@contextlib.contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database on this machine (name starting with `prefix`), dropped after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -59,6 +60,13 @@ def postgres_url() -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    with fresh_database("rota_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -141,17 +149,8 @@ def read_resp(reader: Any) -> object:
 @pytest.fixture(scope="session")
 def stack_databases() -> Iterator[tuple[str, str]]:
     """Fresh PostgreSQL databases for the stack: the gateway's and Rasa's tracker, dropped after."""
-    names = [f"rota_e2e_{uuid.uuid4().hex[:10]}", f"rota_tracker_{uuid.uuid4().hex[:10]}"]
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        for name in names:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        app_url, tracker_url = (f"postgresql://postgres@127.0.0.1:5432/{n}" for n in names)
+    with fresh_database("rota_e2e") as app_url, fresh_database("rota_tracker") as tracker_url:
         yield app_url, tracker_url
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-            for name in names:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -44,7 +43,6 @@ from tools.processes import (
 from tools.stack import Stack, stop
 
 SOAK = os.environ.get("SOAK") == "1"
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 # Everyday questions (no danger words: each must reach Rasa, so Rasa's calls can be counted).
@@ -58,19 +56,6 @@ QUESTIONS = (
     "how do I check if a recruiter is real",
     "what documents do I need to work abroad",
 )
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    """A new PostgreSQL database on this machine, dropped afterwards."""
-    name = f"rota_fault_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass

@@ -30,7 +30,7 @@ from tests.channel_kit import (
     sign,
     twilio_form,
 )
-from tests.conftest import redis_command
+from tests.conftest import fresh_database, redis_command
 from tests.factories import build_app
 from tests.fakes.telegram_api import FakeTelegram, running_fake_telegram
 from tests.fakes.twilio_api import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, running_fake_twilio
@@ -42,7 +42,6 @@ from tests.faults.harness import (
     Gateway,
     Telegram,
     conversation_ids,
-    fresh_database,
     gateway_env,
     rasa_user_turns,
     sends_by_person,
@@ -64,7 +63,7 @@ def fake_telegram() -> Iterator[FakeTelegram]:
 @pytest.fixture
 def fault_db() -> Iterator[str]:
     """A fresh PostgreSQL database for the test's gateway."""
-    with fresh_database() as url:
+    with fresh_database("rota_fault") as url:
         yield url
 
 
