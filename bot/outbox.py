@@ -372,7 +372,6 @@ class Outbox:
         while not self._stopping:
             try:
                 await self.run_due()
-                metrics.OUTBOX_DEPTH.set(await self.depth())
             except Exception as exc:  # e.g. the database restarting: try again shortly
                 log.error("outbox drain failed: %s", type(exc).__name__)
             if self._stopping:

@@ -252,7 +252,6 @@ class RetentionJob:
         self._sessions = sessions
         self._engine = engine
         self._retention = dt.timedelta(days=retention_days)
-        self._interval = interval_seconds
         self._periodic = Periodic("retention purge", interval_seconds, self.run_once)
 
     async def run_once(self) -> PurgeResult:
