@@ -36,6 +36,7 @@ class QueueSignal:
     def __init__(self, database_url: str) -> None:
         self._url = listen_url(database_url)
         self._event = asyncio.Event()
+        self._generation = 0
         self._listening = False
         self._task: asyncio.Task[None] | None = None
 
@@ -44,8 +45,19 @@ class QueueSignal:
         """How long a stream waits at most before reading the queue again."""
         return FALLBACK_SECONDS if self._listening else POLL_SECONDS
 
-    async def wait(self) -> bool:
-        """Wait for a change or the timeout; True when woken by a change."""
+    @property
+    def generation(self) -> int:
+        """A counter of changes heard; read it before reading the queue, pass it to wait."""
+        return self._generation
+
+    async def wait(self, since: int) -> bool:
+        """Wait for a change after generation `since`, or the timeout; True when changed.
+
+        A change heard while the caller was still reading or sending counts at once, so
+        no notification can fall between a read and the wait that follows it.
+        """
+        if self._generation != since:
+            return True
         event = self._event
         try:
             await asyncio.wait_for(event.wait(), timeout=self.wait_seconds)
@@ -55,6 +67,7 @@ class QueueSignal:
 
     def _fire(self) -> None:
         """Wake every waiting stream (each waits on the event it found)."""
+        self._generation += 1
         event, self._event = self._event, asyncio.Event()
         event.set()
 

@@ -296,6 +296,7 @@ class Console:
             last = None
             said_at = time.monotonic()
             while not await request.is_disconnected():
+                seen = self._signal.generation  # before reading: a change during it counts
                 items = await self._queue_items()
                 payload = json.dumps(items, ensure_ascii=False)
                 if payload != last:
@@ -306,7 +307,7 @@ class Console:
                     said_at = time.monotonic()
                     yield ": still here\n\n"
                 # Woken by any replica's change to a conversation (LISTEN/NOTIFY), or on time.
-                await self._signal.wait()
+                await self._signal.wait(seen)
                 if await self._store.find(request.cookies.get(COOKIE), touch=False) is None:
                     return  # signed out or expired: stop telling this page anything
 

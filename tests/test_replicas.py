@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -89,3 +90,36 @@ def test_a_case_escalated_on_one_replica_reaches_a_live_queue_on_the_other_at_on
             delay = time.monotonic() - sent
     assert json.loads(shown.removeprefix("data: "))[0]["reason"] == "distress"
     assert delay < 2.0
+
+
+async def test_a_change_heard_while_a_page_reads_the_queue_wakes_it_at_once(
+    shared_postgres: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A NOTIFY that lands between reading the queue and waiting is not lost.
+
+    The page notes the signal's generation before it reads; a change heard after that
+    makes the next wait return at once instead of after the 60 s fallback.
+    """
+    monkeypatch.setattr(queue_signal, "FALLBACK_SECONDS", 0.5)
+    signal = queue_signal.QueueSignal(
+        shared_postgres.replace("postgresql:", "postgresql+psycopg:", 1)
+    )
+    signal.start()
+    try:
+        await asyncio.wait_for(_until(lambda: signal.wait_seconds == 0.5), 10)
+        seen = signal.generation  # the page is about to read the queue...
+        with psycopg.connect(shared_postgres, autocommit=True) as conn:
+            conn.execute(f"NOTIFY {queue_signal.CHANNEL}")  # ...a replica changes it meanwhile
+        await asyncio.wait_for(_until(lambda: signal.generation != seen), 10)
+        started = time.monotonic()
+        assert await signal.wait(seen) is True  # ...and only now does the page wait
+        assert time.monotonic() - started < 0.1
+        assert await signal.wait(signal.generation) is False  # nothing new: waits its time out
+    finally:
+        await signal.stop()
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Return once the condition holds (polled on the event loop)."""
+    while not condition():
+        await asyncio.sleep(0.01)
