@@ -19,6 +19,8 @@ from twilio.request_validator import RequestValidator
 
 from bot.accounts import Role
 from bot.app import Components
+from bot.db.crypto import PREFIX as SEALED_PREFIX
+from bot.db.crypto import Keyring
 from bot.db.session import sync_url
 from bot.messages import Reply
 from tests.factories import App
@@ -139,10 +141,21 @@ def stored_reply(app: App, conversation_id: str, words: str) -> Reply:
 
 
 def database_dump(app: App) -> str:
-    """Every value stored in every table, as one string (to look for what must not be there)."""
+    """Every value stored in every table, sealed bodies opened, as one string.
+
+    Sealed bodies are shown decrypted: what must not be kept must not be kept encrypted
+    either, and random ciphertext could otherwise happen to spell a word being looked for.
+    """
+    keyring = Keyring(app.settings.data_keys)
+
+    def shown(value: object) -> object:
+        if isinstance(value, str) and value.startswith(SEALED_PREFIX):
+            return keyring.open(value)
+        return value
+
     values: list[str] = []
     for table in ("people", "conversations", "messages", "deliveries"):
-        values.extend(repr(r) for r in rows(app, f"SELECT * FROM {table}"))
+        values.extend(repr(tuple(shown(v) for v in r)) for r in rows(app, f"SELECT * FROM {table}"))
     return "\n".join(values)
 
 
