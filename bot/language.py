@@ -114,6 +114,7 @@ class LanguageDetector:
         self._detector = (
             LanguageDetectorBuilder.from_languages(*self._codes)
             .with_preloaded_language_models()
+            .with_low_accuracy_mode()  # trigram models only: 13 MB instead of 98 MB
             .build()
         )
         usable = {k: v for k, v in (samples or {}).items() if k in languages}
