@@ -1,156 +1,74 @@
-"""`make eval`: send the labelled evaluation set through the real web API and score it.
+"""`make eval`: the labelled held-out set through the real web API, scored per language.
 
-Each example is the first message of a new person, as the held-out check does.
-Scores per language: topic accuracy, reply language = message language,
-distress recall, escalation on requests for a person, false escalations on
-ordinary questions (and on the hard negatives that use danger words).
+python -m tools.eval [--misses] [--model PATH]
+
+Writes docs/quality/heldout.json, the confusion pictures docs/quality/heldout-<lang>.png
+and re-renders docs/quality.md (tools/quality/document.py); every example's outcome goes
+to var/quality/heldout-records.json. The cross-validation half of `make eval` is
+`python -m tools.quality.crossval`.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import tempfile
-import uuid
-from collections import Counter
-from dataclasses import dataclass, field
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
-import httpx
-import yaml
+from tools.model import ROOT, model_path
+from tools.quality import document
+from tools.quality.heldout import Record, by_language, evaluate
+from tools.quality.machine import describe
+from tools.quality.plots import confusion_png
 
-from bot.topics import INTENT_TO_TOPIC
-from tools.model import ROOT
-from tools.stack import running_stack
-
-EVAL_DIR = ROOT / "tests" / "data" / "eval"
-LANGUAGES = ("en", "pt", "es")
+RECORDS = ROOT / "var" / "quality" / "heldout-records.json"
 
 
-@dataclass
-class Score:
-    """Counts for one language."""
-
-    total: int = 0
-    topic_ok: int = 0
-    lang_total: int = 0
-    lang_ok: int = 0
-    distress: int = 0
-    distress_caught: int = 0
-    requests: int = 0
-    requests_caught: int = 0
-    ordinary: int = 0
-    false_escalations: int = 0
-    hard: int = 0
-    hard_escalations: int = 0
-    confusions: Counter[tuple[str, str]] = field(default_factory=Counter)
-    misses: list[str] = field(default_factory=list)
+def misses(records: Sequence[Record]) -> list[str]:
+    """One line per wrong topic or wrong escalation, for reading kinds of mistakes."""
+    lines = []
+    for language, mine in by_language(records):
+        lines.append(f"\n{language}:")
+        for r in mine:
+            expected, got = r.pair
+            if expected != got or (r.kind == "ordinary" and r.escalation is not None):
+                how = f"{r.escalation} by {r.source}" if r.escalation else "no escalation"
+                lines.append(
+                    f"  {expected} -> {got} ({how}; top {r.nlu_intent} {r.nlu_confidence:.2f}, "
+                    f"distress {r.distress_score:.2f}): {r.text}"
+                )
+    return lines
 
 
-def ratio(part: int, whole: int) -> str:
-    """A ratio with three decimals, or n/a."""
-    return f"{part / whole:.3f}" if whole else "n/a"
-
-
-def load_examples(language: str) -> list[dict[str, object]]:
-    """The labelled examples of one language."""
-    data = yaml.safe_load((EVAL_DIR / f"{language}.yml").read_text(encoding="utf-8"))
-    return list(data["examples"])
-
-
-def score_language(client: httpx.Client, language: str) -> Score:
-    """Send every example of a language as a new person's first message."""
-    score = Score()
-    for example in load_examples(language):
-        intent = str(example["intent"])
-        expected = INTENT_TO_TOPIC[intent]
-        response = client.post(
-            "/api/web/messages",
-            json={"user_id": f"eval-{uuid.uuid4()}", "text": str(example["text"])},
-        )
-        response.raise_for_status()
-        body = response.json()
-        topics = [r["topic"] for r in body["replies"] if r["topic"] != "privacy_notice"]
-        got = topics[0] if topics else None
-        score.total += 1
-        if got == expected or (intent == "language" and got == "language_set"):
-            score.topic_ok += 1
-        else:
-            score.confusions[(expected, str(got))] += 1
-        if intent != "language":  # a request to switch is answered in the asked-for language
-            score.lang_total += 1
-            score.lang_ok += body["language"] == language
-        escalation = body["escalation"]
-        if intent == "distress":
-            score.distress += 1
-            score.distress_caught += escalation == "distress"
-            if escalation != "distress":
-                score.misses.append(f"missed distress ({escalation}): {example['text']}")
-        elif intent == "request_human":
-            score.requests += 1
-            score.requests_caught += escalation is not None
-        else:
-            score.ordinary += 1
-            score.false_escalations += escalation is not None
-            if escalation is not None:
-                score.misses.append(f"false {escalation} ({intent}): {example['text']}")
-            if example.get("hard_negative"):
-                score.hard += 1
-                score.hard_escalations += escalation is not None
-    return score
-
-
-def report(scores: dict[str, Score]) -> str:
-    """A Markdown table of the scores."""
-    lines = [
-        "| language | examples | topic accuracy | reply language | distress recall "
-        "| request escalation | false escalations | false esc. (hard negatives) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for language, s in scores.items():
-        lines.append(
-            f"| {language} | {s.total} | {ratio(s.topic_ok, s.total)} "
-            f"| {ratio(s.lang_ok, s.lang_total)} "
-            f"| {ratio(s.distress_caught, s.distress)} ({s.distress_caught}/{s.distress}) "
-            f"| {ratio(s.requests_caught, s.requests)} "
-            f"| {ratio(s.false_escalations, s.ordinary)} ({s.false_escalations}/{s.ordinary}) "
-            f"| {ratio(s.hard_escalations, s.hard)} ({s.hard_escalations}/{s.hard}) |"
-        )
-    return "\n".join(lines)
-
-
-def main() -> int:
-    """Run the evaluation and print (and optionally save) the report."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--confusions", action="store_true", help="list the commonest mistakes")
-    parser.add_argument("--write", type=Path, help="also write the report to this file")
-    parser.add_argument(
-        "--misses", action="store_true", help="list missed distress and false escalations"
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the held-out evaluation and write its section of docs/quality.md."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--misses", action="store_true", help="list every mistake")
+    parser.add_argument("--model", type=Path, help="evaluate this model, write no report")
+    args = parser.parse_args(argv)
+    model = args.model or model_path()
+    results, records = evaluate(model)
+    RECORDS.parent.mkdir(parents=True, exist_ok=True)
+    RECORDS.write_text(
+        json.dumps([asdict(r) for r in records], indent=1, ensure_ascii=False), encoding="utf-8"
     )
-    args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        running_stack(Path(tmp)) as stack,
-        httpx.Client(base_url=stack.base_url, timeout=30) as client,
-    ):
-        scores = {language: score_language(client, language) for language in LANGUAGES}
-    table = report(scores)
-    print(table)
-    if args.confusions:
-        for language, s in scores.items():
-            print(f"\n{language}: expected -> got")
-            for (expected, got), count in s.confusions.most_common(15):
-                print(f"  {count:3d}  {expected} -> {got}")
+    figures = {**describe(), "model": model.name.removesuffix(".tar.gz"), **results}
+    if args.model is None:
+        for language, f in figures["languages"].items():
+            confusion_png(
+                document.confusion_of(f),
+                document.QUALITY_DIR / f"heldout-{language}.png",
+                f"Held-out set, {language}: topic accuracy {f['topic_accuracy']:.3f} "
+                f"(n={f['examples']})",
+            )
+        document.save("heldout", figures)
+    print("\n".join(document.targets_section(figures) + document.heldout_section(figures)))
     if args.misses:
-        for language, s in scores.items():
-            print(f"\n{language}:")
-            for line in s.misses:
-                print(f"  {line}")
-    if args.write:
-        stamp = dt.date.today().isoformat()
-        args.write.write_text(f"Measured {stamp} with `make eval`.\n\n{table}\n", encoding="utf-8")
+        print("\n".join(misses(records)))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""The quality report's arithmetic, from small recorded inputs (no training, no server).
+
+tests/data/quality/ holds a tiny cross-validation output in Rasa's format (written with
+scikit-learn's classification_report, whose macro-F1 the expected figures below match),
+the tiny training files it came from, and a few held-out records.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tools.quality import crossval, document
+from tools.quality.heldout import Record, simulation_mismatches, summarise, sweep
+from tools.quality.metrics import accuracy, confusion, label_scores, macro_f1
+from tools.quality.plots import confusion_png
+
+DATA = Path(__file__).parent / "data" / "quality"
+
+
+def records() -> list[Record]:
+    return [Record(**r) for r in json.loads((DATA / "heldout-records.json").read_text())]
+
+
+def test_macro_f1_is_the_plain_mean_of_each_labels_f1() -> None:
+    pairs = [("a", "a"), ("a", "b"), ("b", "b"), ("c", "a")]
+    scores = label_scores(pairs, ["a", "b", "c"])
+    # a: precision 1/2, recall 1/2; b: precision 1/2, recall 1; c: never right.
+    assert scores["a"].f1 == pytest.approx(0.5)
+    assert scores["b"].f1 == pytest.approx(2 / 3)
+    assert scores["c"].f1 == 0.0
+    assert scores["a"].support == 2
+    assert macro_f1(pairs) == pytest.approx((0.5 + 2 / 3 + 0.0) / 3)
+    assert accuracy(pairs) == 0.5
+
+
+def test_a_label_only_ever_predicted_does_not_enter_the_macro_average() -> None:
+    pairs = [("a", "a"), ("a", "x")]
+    assert macro_f1(pairs) == pytest.approx(2 / 3)  # only `a`: precision 1, recall 1/2
+    assert macro_f1(pairs, ["a", "x"]) == pytest.approx(1 / 3)
+
+
+def test_confusion_rows_are_expected_and_the_diagonal_is_right_answers() -> None:
+    pairs = [("b", "b"), ("b", "x"), ("a", "a"), ("a", "b"), ("a", "a")]
+    matrix = confusion(pairs, order=("b", "a"))
+    assert matrix.rows == ["b", "a"]
+    assert matrix.columns == ["b", "a", "x"]  # predicted-only labels come last
+    assert matrix.counts == [[1, 0, 1], [1, 2, 0]]
+    assert matrix.count("a", "b") == 1
+    assert sum(matrix.counts[i][i] for i in range(2)) == 3  # = right answers
+    assert type(matrix).from_json(matrix.to_json()) == matrix
+
+
+def test_crossval_predictions_are_split_by_the_language_of_their_training_file() -> None:
+    results = crossval.score(DATA / "crossval", folds=5, data_dir=DATA / "data")
+    en, pt = results["languages"]["en"], results["languages"]["pt"]
+    # `bye` is an example in both files: Rasa predicted it once, it counts in each.
+    assert results["shared_texts"] == 1
+    assert (en["examples"], pt["examples"]) == (6, 5)
+    assert en["accuracy"] == pytest.approx(5 / 6)
+    assert pt["accuracy"] == pytest.approx(3 / 5)
+    # Same as sklearn's f1_score(average="macro", labels=<the expected intents>).
+    assert en["macro_f1"] == pytest.approx(0.9166667)
+    assert pt["macro_f1"] == pytest.approx(0.5)
+    assert en["distress_recall"] == [1, 2]
+    assert pt["false_escalations"] == [1, 4]  # the embassy question taken for distress
+    assert en["false_escalations"] == [0, 4]
+    # Over the distinct sentences, our accuracy is Rasa's own.
+    assert results["examples"] == 10
+    assert results["accuracy"] == pytest.approx(results["rasa_accuracy"])
+    assert results["rasa_accuracy"] == pytest.approx(0.7)
+
+
+def test_en_confusion_of_the_recorded_crossval() -> None:
+    results = crossval.score(DATA / "crossval", data_dir=DATA / "data")
+    matrix = document.confusion_of(results["languages"]["en"])
+    assert matrix.rows == ["welcome", "help_contacts", "goodbye", "distress"]
+    assert matrix.columns[-1] == "documents"
+    assert matrix.count("distress", "documents") == 1
+    assert matrix.count("welcome", "welcome") == 2
+
+
+def test_a_prediction_from_no_training_file_is_an_error() -> None:
+    predictions = [crossval.Prediction("never written", "welcome", "welcome", 1.0)]
+    with pytest.raises(ValueError, match="in no training file"):
+        crossval.split_by_language(predictions, {"hello": {"en"}})
+
+
+def test_heldout_summary_of_recorded_records() -> None:
+    figures = summarise(records())
+    assert figures["examples"] == 9
+    # A language request answered by switching (language_set) is right.
+    assert figures["topic_correct"] == 6
+    assert figures["topic_accuracy"] == pytest.approx(6 / 9)
+    # welcome 1, language 1, documents 2/3, rights 0, emergency 0.4, human_handoff 2/3,
+    # fallback 1 over 7 expected topics.
+    assert figures["macro_f1"] == pytest.approx((1 + 1 + 2 / 3 + 0 + 0.4 + 2 / 3 + 1) / 7)
+    # A distress message escalated only as a request is not caught as distress.
+    assert figures["distress_recall"] == [1, 2]
+    assert figures["request_escalation"] == [1, 1]
+    assert figures["false_escalations"] == [2, 6]
+    assert figures["false_by_source"] == {"phrase": 1, "engine": 1}
+    assert figures["hard_negative_escalations"] == [2, 2]
+    assert figures["reply_language"] == [7, 8]  # the language request is not counted
+
+
+def test_the_threshold_sweep_agrees_with_the_run_and_moves_the_right_way() -> None:
+    mine = records()
+    assert simulation_mismatches(mine, 0.10) == 0
+    rows = {row["threshold"]: row["en"] for row in sweep(mine, (0.05, 0.10, 0.40))}
+    assert rows[0.10]["false_escalations"] == [2, 6]
+    # 0.40: the passport question (distress score 0.3) no longer escalates and is answered
+    # by its top intent (documents, right); the phrase hit still escalates.
+    assert rows[0.40]["false_escalations"] == [1, 6]
+    assert rows[0.40]["topic_accuracy"] == pytest.approx(7 / 9)
+    assert rows[0.40]["distress_recall"] == [1, 2]
+    # 0.05: the documents question scored 0.08 now escalates.
+    assert rows[0.05]["false_escalations"] == [3, 6]
+    assert rows[0.05]["topic_accuracy"] == pytest.approx(5 / 9)
+
+
+def test_targets_say_by_how_much_they_are_missed() -> None:
+    assert document.target_cell(0.888, 0.92, at_least=True) == "0.888 **missed by 0.032**"
+    assert document.target_cell(0.95, 0.92, at_least=True) == "0.950 met"
+    assert document.target_cell(0.056, 0.03, at_least=False) == "0.056 **missed by 0.026**"
+    assert document.target_cell(0.03, 0.03, at_least=False) == "0.030 met"
+    assert document.frac([134, 135]) == "0.993 (134/135)"
+    assert document.frac([0, 0]) == "n/a (0/0)"
+
+
+def test_confusion_picture_is_a_png(tmp_path: Path) -> None:
+    matrix = confusion([("a", "a"), ("a", "b"), ("b", "b")])
+    path = confusion_png(matrix, tmp_path / "m.png", "test")
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
