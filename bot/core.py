@@ -295,13 +295,14 @@ class ConversationService:
         replies = plan.engine_replies + [self._render(topic, conversation) for topic in plan.topics]
         rows = await self._store_replies(session, conversation, replies)
         # Queued in the same transaction: a crash after this commit still sends them.
-        self._outbox.enqueue(session, conversation.channel, rows)
+        queued = self._outbox.enqueue(session, conversation.channel, rows)
         inbound_row.handled_at = utcnow()
         if plan.awaiting_engine:
             inbound_row.awaiting_engine = True
             inbound_row.claimed_at = None  # free for whichever replica answers the backlog
         await session.commit()
-        self._outbox.wake()
+        if queued:  # the web chat's replies go back in the response: nothing to send
+            self._outbox.wake()
         return Outcome(
             conversation_id=conversation.id,
             status=conversation.status,
@@ -400,10 +401,11 @@ class ConversationService:
             self._escalate(conversation, plan.escalation, plan.escalation_source)
         replies = plan.engine_replies + [self._render(topic, conversation) for topic in plan.topics]
         rows = await self._store_replies(session, conversation, replies)
-        self._outbox.enqueue(session, conversation.channel, rows)
+        queued = self._outbox.enqueue(session, conversation.channel, rows)
         row.awaiting_engine = False
         await session.commit()
-        self._outbox.wake()
+        if queued:
+            self._outbox.wake()
         return True
 
     async def resume_stalled(self) -> int:
@@ -691,13 +693,7 @@ class ConversationService:
         """A topic that starts a check starts it; facts of an uncovered country give way."""
         if snapshot.checks and not plan.guided:
             self._start_checks(plan, conversation, snapshot)
-        if (
-            text is not None
-            and mentioned_country(
-                text, {**snapshot.country_names, "elsewhere": snapshot.elsewhere_names}
-            )
-            == "elsewhere"
-        ):
+        if text is not None and mentioned_country(text, snapshot.place_names) == "elsewhere":
             # Facts for a country we do not cover would mislead: general advice instead.
             self._swap_topic(plan, "destination_info", "destination_other", conversation)
         return plan

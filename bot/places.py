@@ -29,15 +29,28 @@ def mentioned_country(text: str, names: dict[str, tuple[str, ...]]) -> str | Non
     """
     padded = f" {fold(text)} "
     best: tuple[int, int, int, str] | None = None
-    for code, code_names in names.items():
-        for name in code_names:
-            folded = fold(name)
-            needle = f" {folded} "
-            at = padded.rfind(needle) if folded else -1
-            if at < 0:
-                continue
-            origin = _is_origin(padded[:at].split())
-            rank = (0 if origin else 1, at + len(needle), len(folded), code)
-            if best is None or rank[:3] > best[:3]:
-                best = rank
+    for code, folded in _folded_names(names):
+        needle = f" {folded} "
+        at = padded.rfind(needle)
+        if at < 0:
+            continue
+        origin = _is_origin(padded[:at].split())
+        rank = (0 if origin else 1, at + len(needle), len(folded), code)
+        if best is None or rank[:3] > best[:3]:
+            best = rank
     return best[3] if best else None
+
+
+_FOLDED: dict[int, tuple[dict[str, tuple[str, ...]], list[tuple[str, str]]]] = {}
+
+
+def _folded_names(names: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
+    """(code, folded name) pairs of a names table, folded once per table (not per message)."""
+    cached = _FOLDED.get(id(names))
+    if cached is None or cached[0] is not names:
+        pairs = [(code, fold(name)) for code, code_names in names.items() for name in code_names]
+        cached = (names, [(code, folded) for code, folded in pairs if folded])
+        if len(_FOLDED) > 8:  # old content snapshots: let them go
+            _FOLDED.clear()
+        _FOLDED[id(names)] = cached
+    return cached[1]

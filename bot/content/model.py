@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -150,6 +151,11 @@ class ContentSnapshot:
     checks: dict[str, GuidedCheck] = field(default_factory=dict)
     # Countries people name that we have no facts for (destination_other answers them).
     elsewhere_names: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def place_names(self) -> dict[str, tuple[str, ...]]:
+        """Country names plus the uncovered ones under "elsewhere", built once per snapshot."""
+        return {**self.country_names, "elsewhere": self.elsewhere_names}
 
     def language_chain(self, language: str) -> tuple[str, ...]:
         """The language, then where its missing texts come from: its fallback, the source."""
