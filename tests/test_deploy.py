@@ -132,7 +132,26 @@ def test_the_engine_image_runs_with_the_production_endpoints() -> None:
     assert any("endpoints.production.yml" in line for line in copies)
     cmd = [line for line in dockerfile.splitlines() if line.startswith("CMD ")][-1]
     assert "--endpoints endpoints.production.yml" in cmd
-    assert '--auth-token \\"$RASA_TOKEN\\"' in cmd
+    # One argument with "=": a token starting with "-" would otherwise stop Rasa starting.
+    assert '--auth-token=\\"$RASA_TOKEN\\"' in cmd
+
+
+@pytest.mark.parametrize("endpoints", [ENDPOINTS, DEV_ENDPOINTS], ids=lambda p: p.name)
+def test_the_engine_image_carries_every_module_its_endpoints_name(endpoints: Path) -> None:
+    """Each `type: package.module.Class` is a file in rasa_project/ that the image copies.
+
+    A missing NLG module stops Rasa at start; a missing tracker store module makes Rasa
+    fall back, with only a warning, to memory (trackers lost on restart).
+    """
+    config = yaml.safe_load(endpoints.read_text())
+    dockerfile = (ROOT / "rasa_project/Dockerfile").read_text()
+    named = [block["type"] for block in config.values() if "." in str(block.get("type", ""))]
+    assert "nlg.gateway.GatewayNLG" in named
+    for path in named:
+        module = path.rsplit(".", 1)[0]
+        assert (ROOT / "rasa_project" / (module.replace(".", "/") + ".py")).is_file(), path
+        package = module.split(".")[0]
+        assert f"COPY {package} {package}" in dockerfile, f"the engine image lacks {package}/"
 
 
 # --- docker compose --------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Rota Segura's natural-language generator: replies rendered by the gateway."""
