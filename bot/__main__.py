@@ -139,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         access_log=False,
+        # Compiled event loop and HTTP parser (uvicorn picks them only if named or "auto").
+        loop="uvloop",
+        http="httptools",
         log_level="info",
         # Uvicorn's own loggers go through our root handler (JSON or text, no texts).
         log_config=None,
