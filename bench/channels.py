@@ -13,18 +13,14 @@ import secrets
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import httpx
 
+from bench.stats import percentile
 from tests.channel_kit import PUBLIC_URL, TELEGRAM_SECRET, form_body, sign, twilio_form
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import TEST_AUTH_TOKEN, FakeTwilio
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
 
 PAUSE_SECONDS = 0.1
 
@@ -53,6 +49,16 @@ def measure(
     time.sleep(max(0.0, PAUSE_SECONDS - (time.perf_counter() - t0)))
 
 
+def telegram_reached(fake: FakeTelegram, chat: int) -> bool:
+    """Whether the recording Bot API got a call for this chat."""
+    return any(c.params.get("chat_id") == chat for c in fake.calls)
+
+
+def twilio_reached(fake: FakeTwilio, number: str) -> bool:
+    """Whether the recording Twilio API got a message to this number."""
+    return any(s.params.get("To") == number for s in fake.sent)
+
+
 def telegram_latencies(
     client: httpx.Client, fake: FakeTelegram, corpus: list[str]
 ) -> tuple[list[float], list[float]]:
@@ -72,12 +78,13 @@ def telegram_latencies(
             },
         }
         measure(
-            lambda update=update: client.post(
+            partial(
+                client.post,
                 "/webhooks/telegram",
                 json=update,
                 headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
             ),
-            lambda chat=chat: any(c.params.get("chat_id") == chat for c in fake.calls),
+            partial(telegram_reached, fake, chat),
             acks,
             replies,
         )
@@ -100,10 +107,8 @@ def whatsapp_latencies(
             "X-Twilio-Signature": sign(TEST_AUTH_TOKEN, f"{PUBLIC_URL}/webhooks/whatsapp", params),
         }
         measure(
-            lambda params=params, headers=headers: client.post(
-                "/webhooks/whatsapp", content=form_body(params), headers=headers
-            ),
-            lambda number=number: any(s.params.get("To") == number for s in fake.sent),
+            partial(client.post, "/webhooks/whatsapp", content=form_body(params), headers=headers),
+            partial(twilio_reached, fake, number),
             acks,
             replies,
         )

@@ -85,14 +85,17 @@ def start_rasa(
     *,
     endpoints: str = DEV_ENDPOINTS,
     extra_env: dict[str, str] | None = None,
+    credentials: str = "credentials.yml",
 ) -> subprocess.Popen[bytes]:
     """Start the Rasa server on 127.0.0.1 behind the token, rendering through our NLG.
 
     `endpoints` names a file in rasa_project/ (PRODUCTION_ENDPOINTS for the PostgreSQL
-    tracker and Redis lock store, whose settings then come in `extra_env`).
+    tracker and Redis lock store, whose settings then come in `extra_env`). `endpoints`
+    and `credentials` may also be absolute paths (the benchmark's plain-Rasa baseline).
     """
-    if not (RASA_DIR / endpoints).is_file():
-        raise FileNotFoundError(f"no endpoints file {endpoints} in {RASA_DIR}")
+    for kind, name in (("endpoints", endpoints), ("credentials", credentials)):
+        if not (RASA_DIR / name).is_file():
+            raise FileNotFoundError(f"no {kind} file {name} in {RASA_DIR}")
     env = {
         **os.environ,
         "RASA_TOKEN": token,
@@ -120,7 +123,7 @@ def start_rasa(
                 "--model",
                 str(model),
                 "--credentials",
-                "credentials.yml",
+                credentials,
                 "--endpoints",
                 endpoints,
             ],

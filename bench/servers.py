@@ -1,0 +1,211 @@
+"""The processes the benchmark runs: plain Rasa (the baseline), a lone gateway, their memory.
+
+The baseline is a second Rasa server on the same model file with Rasa's own `rest:`
+channel and an endpoints file without `nlg:`: the domain's responses are
+`custom: {topic: ...}` payloads, so Rasa answers by itself, as it would without us.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import redis
+import yaml
+from cryptography.fernet import Fernet
+
+from tools.model import RASA_DIR
+from tools.processes import (
+    DEV_ENDPOINTS,
+    PRODUCTION_ENDPOINTS,
+    free_port,
+    production_store_env,
+    start_gateway,
+    start_rasa,
+)
+from tools.stack import RASA_LOAD_SECONDS, stop
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+APP_REDIS_URL = "redis://127.0.0.1:6379/9"  # the gateway's (and its Rasa's lock store) db
+BASELINE_REDIS_URL = "redis://127.0.0.1:6379/10"  # plain Rasa's lock store (production stores)
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A throwaway PostgreSQL database on this machine, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def flushed_redis(url: str) -> Iterator[str]:
+    """A Redis db of the benchmark's own, emptied before and after."""
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+def postgres_version() -> str:
+    """The server version of the local PostgreSQL, e.g. '15.20'."""
+    with psycopg.connect(POSTGRES_ADMIN) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return str(row[0]).split()[0] if row else "?"
+
+
+def child_pid(port: int, *words: str) -> int:
+    """The pid of this process's child listening on `port` (its argv has --port PORT + words)."""
+    me = str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        parent = next((ln.split()[1] for ln in status.splitlines() if ln.startswith("PPid:")), "")
+        if parent != me or "--port" not in argv:
+            continue
+        at = argv.index("--port")
+        if at + 1 < len(argv) and argv[at + 1] == str(port) and all(w in argv for w in words):
+            return int(entry.name)
+    raise LookupError(f"no child process listens on port {port}")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a process in MB, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise LookupError(f"no VmHWM for pid {pid}")
+
+
+def wait_ok(url: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    """Poll a URL every 50 ms until it answers 200; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the process for {url} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f} s")
+
+
+def wait_engine(url: str, token: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    """Poll Rasa's /status until a model is loaded; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"Rasa exited with {process.returncode}; see its log")
+        try:
+            response = httpx.get(f"{url}/status", params={"token": token}, timeout=2)
+            if response.status_code == 200 and response.json().get("model_id"):
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"Rasa at {url} loaded no model within {timeout:.0f} s")
+
+
+@dataclass(frozen=True)
+class EngineStores:
+    """Production tracker and lock stores for Rasa (endpoints.production.yml's settings)."""
+
+    tracker_db: str
+    redis_url: str
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A running plain Rasa server."""
+
+    url: str
+    pid: int
+    ready_s: float
+
+
+def baseline_files(work_dir: Path, stores: EngineStores | None) -> tuple[Path, Path]:
+    """Credentials with Rasa's own `rest:` channel, and our endpoints file minus `nlg:`."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    credentials = work_dir / "credentials.yml"
+    credentials.write_text("rest:\n", encoding="utf-8")
+    source = PRODUCTION_ENDPOINTS if stores is not None else DEV_ENDPOINTS
+    endpoints_data = yaml.safe_load((RASA_DIR / source).read_text(encoding="utf-8")) or {}
+    endpoints_data.pop("nlg", None)
+    endpoints = work_dir / "endpoints.yml"
+    endpoints.write_text(
+        "# The benchmark's plain Rasa: no NLG endpoint, Rasa answers from its domain.\n"
+        + (yaml.safe_dump(endpoints_data, sort_keys=False) if endpoints_data else "{}\n"),
+        encoding="utf-8",
+    )
+    return credentials, endpoints
+
+
+@contextlib.contextmanager
+def baseline_rasa(model: Path, work_dir: Path, stores: EngineStores | None) -> Iterator[Baseline]:
+    """Plain Rasa on the given model until the block ends; logs in work_dir/rasa-baseline.log."""
+    credentials, endpoints = baseline_files(work_dir, stores)
+    token = secrets.token_urlsafe(24)
+    port = free_port()
+    extra = production_store_env(stores.tracker_db, stores.redis_url) if stores else {}
+    began = time.perf_counter()
+    process = start_rasa(
+        model,
+        port,
+        token,
+        "http://127.0.0.1:9/unused",
+        work_dir / "rasa-baseline.log",
+        endpoints=str(endpoints),
+        credentials=str(credentials),
+        extra_env=extra,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_engine(url, token, RASA_LOAD_SECONDS, process)
+        yield Baseline(url=url, pid=process.pid, ready_s=time.perf_counter() - began)
+    finally:
+        stop(process)
+
+
+def gateway_start_seconds(database_url: str, content_dir: Path, log_file: Path) -> float:
+    """Start a lone gateway (no engine behind it) and time it to /readyz 200; then stop it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "RASA_TOKEN": secrets.token_urlsafe(24),
+        "DATA_KEYS": Fernet.generate_key().decode(),
+        "RASA_URL": f"http://127.0.0.1:{free_port()}",
+        "DATABASE_URL": database_url,
+        "CONTENT_DIR": str(content_dir),
+    }
+    began = time.perf_counter()
+    process = start_gateway(port, env, log_file)
+    try:
+        wait_ok(f"http://127.0.0.1:{port}/readyz", 120, process)
+        return time.perf_counter() - began
+    finally:
+        stop(process)
