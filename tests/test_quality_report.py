@@ -134,3 +134,28 @@ def test_confusion_picture_is_a_png(tmp_path: Path) -> None:
     matrix = confusion([("a", "a"), ("a", "b"), ("b", "b")])
     path = confusion_png(matrix, tmp_path / "m.png", "test")
     assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def pipeline_row(name: str, lowest: float, recall: float, false: int) -> dict[str, object]:
+    return {
+        "name": name,
+        "heldout": {
+            "lowest_accuracy": lowest,
+            "lowest_distress_recall": recall,
+            "false_escalations": [false, 100],
+        },
+    }
+
+
+def test_the_kept_pipeline_must_catch_distress_before_it_may_be_more_accurate() -> None:
+    from tools.quality.pipelines import ranking_key, verdict
+
+    rows = [
+        pipeline_row("sharp", 0.95, 0.98, 1),  # most accurate, but misses distress
+        pipeline_row("safe", 0.90, 1.0, 5),
+        pipeline_row("safe-tie", 0.90, 0.99, 3),  # same accuracy, fewer false escalations
+    ]
+    assert [r["name"] for r in sorted(rows, key=ranking_key)] == ["sharp", "safe-tie", "safe"]
+    assert verdict(rows, "safe-tie").startswith("`safe-tie` is kept")
+    assert verdict(rows, "sharp").startswith("By these numbers `safe-tie` is best")
+    assert "none of them" in verdict(rows, None)

@@ -27,7 +27,7 @@ import yaml
 
 from bot.content.training import generate
 from bot.topics import INTENT_TO_TOPIC
-from tools.model import CONTENT_DIR, RASA_DIR, ROOT
+from tools.model import CONTENT_DIR, RASA_DIR, ROOT, model_path
 from tools.quality import document
 from tools.quality.machine import config_hash, describe
 from tools.quality.metrics import accuracy, confusion, label_scores, macro_f1, reference_labels
@@ -39,6 +39,7 @@ INTENT_ORDER = (*INTENT_TO_TOPIC, "safety_plan")
 ESCALATING = ("distress", "request_human")
 SEED = 20240
 FOLDS = 5
+WORK = ROOT / "var" / "quality"
 # Rasa's own command line, with numpy's global seed fixed first: Rasa draws its folds
 # from StratifiedKFold(shuffle=True) without a seed of its own.
 SEEDED_RASA = (
@@ -196,7 +197,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="Rasa's results directory (default under var/)")
     args = parser.parse_args(argv)
     config = args.config.resolve()
-    out = args.out or ROOT / "var" / "quality" / f"crossval-{config_hash(config)}"
+    if args.out is not None:
+        out = args.out
+    elif config == (RASA_DIR / "config.yml").resolve():
+        # Named by the model's hash (data and config): the comparison reuses this run.
+        out = WORK / f"crossval-{model_path().name.removesuffix('.tar.gz')}"
+    else:
+        out = WORK / f"crossval-{config_hash(config)}"
     results = {
         **describe(),
         "config": config_hash(config),

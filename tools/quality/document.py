@@ -86,6 +86,15 @@ def targets_section(heldout: Figures) -> list[str]:
             target_cell(v if isinstance(v, float) else share(v), target, at_least) for v in values
         ]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    missed = sum(line.count("missed by") for line in lines)
+    count = len(rows) * len(langs)
+    lines += [
+        "",
+        f"{count - missed} of the {count} targets are met on this run; each missed one says "
+        "by how much."
+        if missed
+        else f"All {count} targets are met on this run.",
+    ]
     return [*lines, ""]
 
 
@@ -185,6 +194,23 @@ def sweep_section(heldout: Figures) -> list[str]:
                 num(f["topic_accuracy"]),
             ]
         lines.append(f"| {row['threshold']:.2f}{mark} | " + " | ".join(cells) + " |")
+    safe = [
+        row
+        for row in heldout["sweep"]
+        if all((share(row[lang]["distress_recall"]) or 0.0) >= TARGET_RECALL for lang in langs)
+    ]
+    if safe:
+        top = max(safe, key=lambda row: row["threshold"])
+        lines += [
+            "",
+            f"The highest threshold here that keeps distress recall at least {TARGET_RECALL} "
+            f"in every language is {top['threshold']:.2f}: false escalations "
+            + ", ".join(f"{lang} {num(share(top[lang]['false_escalations']))}" for lang in langs)
+            + "; estimated accuracy "
+            + ", ".join(f"{lang} {num(top[lang]['topic_accuracy'])}" for lang in langs)
+            + ". A threshold read off this one set would fit it too closely: treat it as a "
+            "direction, not a setting.",
+        ]
     return [*lines, ""]
 
 
