@@ -148,7 +148,7 @@ def pipeline_row(name: str, lowest: float, recall: float, false: int) -> dict[st
 
 
 def test_the_kept_pipeline_must_catch_distress_before_it_may_be_more_accurate() -> None:
-    from tools.quality.pipelines import ranking_key, verdict
+    from tools.quality.choice import ranking_key, verdict
 
     rows = [
         pipeline_row("sharp", 0.95, 0.98, 1),  # most accurate, but misses distress

@@ -217,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             document.QUALITY_DIR / f"crossval-{language}.png",
             f"Cross-validation ({args.folds} folds), {language}: intent accuracy "
             f"{figures['accuracy']:.3f} (n={figures['examples']})",
+            ("labelled intent", "predicted intent"),
         )
     document.save("crossval", results)
     print(document.crossval_section(results))

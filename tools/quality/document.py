@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tools.model import ROOT
+from tools.quality.choice import kept_name, verdict
 from tools.quality.metrics import Confusion
 
 DOC = ROOT / "docs" / "quality.md"
@@ -268,8 +269,9 @@ def pipelines_section(pipelines: Figures) -> list[str]:
         "| lowest macro-F1 | distress recall | false escalations | CV accuracy en / pt / es |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    kept_now = kept_name()  # what config.yml holds now, not when the comparison ran
     for row in pipelines["rows"]:
-        kept = " (kept)" if row["name"] == pipelines["kept"] else ""
+        kept = " (kept)" if row["name"] == kept_now else ""
         held = row["heldout"]
         cv = row.get("crossval")
         cv_cells = " / ".join(num(cv[lang]) for lang in LANGUAGES) if cv else "not run"
@@ -280,7 +282,7 @@ def pipelines_section(pipelines: Figures) -> list[str]:
             f"| {frac(held['distress_recall'])} | {frac(held['false_escalations'])} "
             f"| {cv_cells} |"
         )
-    return [*lines, "", pipelines["verdict"], ""]
+    return [*lines, "", verdict(pipelines["rows"], kept_now), ""]
 
 
 def render() -> str:

@@ -20,27 +20,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tools.model import RASA_DIR, ROOT, train
 from tools.quality import crossval, document
+from tools.quality.choice import CONFIGS, ranking_key
 from tools.quality.heldout import LANGUAGES, evaluate
 from tools.quality.machine import describe
 
-CONFIGS = Path(__file__).resolve().parent / "configs"
 WORK = ROOT / "var" / "quality"
-MIN_RECALL = 0.99
 
 
 def description(config: Path) -> str:
     """The config's first comment line (what the pipeline is)."""
     first = config.read_text(encoding="utf-8").splitlines()[0]
     return first.lstrip("# ").strip() if first.startswith("#") else ""
-
-
-def same_pipeline(a: Path, b: Path) -> bool:
-    """Whether two config files say the same thing (comments and layout aside)."""
-    return bool(yaml.safe_load(a.read_text()) == yaml.safe_load(b.read_text()))
 
 
 def project_copy(config: Path, name: str) -> Path:
@@ -106,31 +98,6 @@ def compare(config: Path, name: str, with_crossval: bool) -> dict[str, Any]:
     return row
 
 
-def ranking_key(row: dict[str, Any]) -> tuple[float, float]:
-    """Better pipelines sort first: weakest language's accuracy, then fewer false escalations."""
-    held = row["heldout"]
-    return (-held["lowest_accuracy"], document.share(held["false_escalations"]) or 0.0)
-
-
-def verdict(rows: Sequence[dict[str, Any]], kept: str | None) -> str:
-    """The sentence on which pipeline is kept and why, from the numbers."""
-    safe = [r for r in rows if r["heldout"]["lowest_distress_recall"] >= MIN_RECALL]
-    if not safe:
-        return "No pipeline reaches distress recall 0.99 in every language."
-    best = sorted(safe, key=ranking_key)[0]
-    rule = (
-        f"of the pipelines whose distress recall is at least {MIN_RECALL} in every language, "
-        "it has the highest held-out topic accuracy in its weakest language (ties: fewer "
-        "false escalations)"
-    )
-    if kept == best["name"]:
-        return f"`{kept}` is kept in rasa_project/config.yml: {rule}."
-    return (
-        f"By these numbers `{best['name']}` is best ({rule}), but rasa_project/config.yml "
-        f"holds {'`' + kept + '`' if kept else 'none of them'}."
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Compare the chosen (default: all) pipelines and write the table into docs/quality.md."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -146,9 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for config in chosen:
         print(f"pipeline {config.stem} ...", flush=True)
         rows[config.stem] = compare(config, config.stem, not args.no_crossval)
-    kept = next((c.stem for c in configs if same_pipeline(c, RASA_DIR / "config.yml")), None)
     ordered = sorted(rows.values(), key=ranking_key)
-    figures = {**describe(), "kept": kept, "rows": ordered, "verdict": verdict(ordered, kept)}
+    figures = {**describe(), "rows": ordered}
     document.save("pipelines", figures)
     print("\n".join(document.pipelines_section(figures)))
     return 0

@@ -13,8 +13,13 @@ import matplotlib.pyplot as plt
 from tools.quality.metrics import Confusion
 
 
-def confusion_png(matrix: Confusion, path: Path, title: str) -> Path:
-    """Draw the matrix (colour = share of the row, number = count) into a PNG at `path`."""
+def confusion_png(
+    matrix: Confusion,
+    path: Path,
+    title: str,
+    axes_labels: tuple[str, str] = ("expected", "answered with"),
+) -> Path:
+    """Draw the matrix into a PNG: colour is the share of the row, the number the count."""
     rows, columns = len(matrix.rows), len(matrix.columns)
     shares = [
         [count / total if (total := sum(row)) else 0.0 for count in row] for row in matrix.counts
@@ -28,8 +33,8 @@ def confusion_png(matrix: Confusion, path: Path, title: str) -> Path:
                 axes.text(j, i, str(value), ha="center", va="center", fontsize=8, color=colour)
     axes.set_xticks(range(columns), matrix.columns, rotation=60, ha="right", fontsize=8)
     axes.set_yticks(range(rows), matrix.rows, fontsize=8)
-    axes.set_xlabel("answered with")
-    axes.set_ylabel("expected")
+    axes.set_ylabel(axes_labels[0])
+    axes.set_xlabel(axes_labels[1])
     axes.set_title(title, fontsize=10)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
