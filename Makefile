@@ -12,7 +12,7 @@ APP_STAMP := $(VENV)/.installed
 RASA_STAMP := $(RASA_VENV)/.installed
 PIP_QUIET := --quiet --disable-pip-version-check
 
-.PHONY: help run test soak lint format content-check content-status content-stamp train eval bench clean browser compose
+.PHONY: help run test soak lint format content-check content-status content-stamp train eval pipelines bench clean browser compose
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -68,10 +68,14 @@ test: lint content-check train browser compose ## the whole test suite (what CI 
 soak: $(APP_STAMP) train ## the fault and fuzz suite in its long form (2,000-message runs, 10,000 fuzzed requests)
 	SOAK=1 $(PY) -m pytest tests/faults -p no:cacheprovider
 
-eval: $(APP_STAMP) train ## accuracy on the labelled evaluation set, through the web API
+eval: $(APP_STAMP) $(RASA_STAMP) train ## held-out accuracy through the web API + per-language cross-validation; writes docs/quality.md
 	$(PY) -m tools.eval
+	$(PY) -m tools.quality.crossval
 
-bench: $(APP_STAMP) train ## benchmarks; writes docs/benchmarks.md
+pipelines: $(APP_STAMP) $(RASA_STAMP) ## compare the NLU configs in tools/quality/configs (about 25 min); writes docs/quality.md
+	$(PY) -m tools.quality.pipelines
+
+bench: $(APP_STAMP) $(RASA_STAMP) train ## the app against Rasa alone (about 9 min; BENCH_ARGS="--quick" for 4); writes docs/benchmarks.md
 	$(PY) -m bench.run
 
 clean: ## remove environments, models and local data
