@@ -52,7 +52,6 @@ from bench.servers import (
     baseline_rasa,
     child_pid,
     flushed_redis,
-    fresh_database,
     gateway_start_seconds,
     peak_rss_mb,
     postgres_version,
@@ -64,6 +63,7 @@ from tests.channel_kit import PUBLIC_URL, TELEGRAM_SECRET, TELEGRAM_TOKEN
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, FakeTwilio
 from tools.model import ROOT, model_path
+from tools.processes import fresh_database
 from tools.stack import Stack, running_stack
 
 OUTPUT = ROOT / "docs" / "benchmarks.md"

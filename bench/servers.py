@@ -12,7 +12,6 @@ import os
 import secrets
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from cryptography.fernet import Fernet
 from tools.model import RASA_DIR
 from tools.processes import (
     DEV_ENDPOINTS,
+    POSTGRES_ADMIN,
     PRODUCTION_ENDPOINTS,
     free_port,
     production_store_env,
@@ -34,22 +34,8 @@ from tools.processes import (
 )
 from tools.stack import RASA_LOAD_SECONDS, stop
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 APP_REDIS_URL = "redis://127.0.0.1:6379/9"  # the gateway's (and its Rasa's lock store) db
 BASELINE_REDIS_URL = "redis://127.0.0.1:6379/10"  # plain Rasa's lock store (production stores)
-
-
-@contextlib.contextmanager
-def fresh_database(prefix: str) -> Iterator[str]:
-    """A throwaway PostgreSQL database on this machine, dropped afterwards."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextlib.contextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
@@ -20,6 +19,7 @@ import psycopg
 import pytest
 
 from bot.settings import PROJECT_ROOT, Settings, load_settings
+from tools.processes import fresh_database
 from tools.stack import Stack, running_stack
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from tests.fakes.telegram_api import FakeTelegram
     from tests.fakes.twilio_api import FakeTwilio
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 STACK_REDIS_URL = "redis://127.0.0.1:6379/3"  # a Redis db of the end-to-end stack's own
 
 
@@ -47,19 +46,6 @@ def content_copy(tmp_path: Path) -> Path:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'rota.db'}"
-
-
-@contextlib.contextmanager
-def fresh_database(prefix: str) -> Iterator[str]:
-    """A new PostgreSQL database on this machine (name starting with `prefix`), dropped after."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.error import URLError
 from urllib.parse import unquote, urlsplit
 from urllib.request import urlopen
 
+import psycopg
 from cryptography.fernet import Fernet
 
 from tools.model import RASA_BIN, RASA_DIR, ROOT
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"  # this machine's, trust auth
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database on this machine (name starting with `prefix`), dropped after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
 
 ENV_FILE = ROOT / ".env"
 GENERATED_SECRETS = ("SECRET_KEY", "RASA_TOKEN", "DATA_KEYS")

@@ -30,7 +30,7 @@ from tests.channel_kit import (
     sign,
     twilio_form,
 )
-from tests.conftest import fresh_database, redis_command
+from tests.conftest import redis_command
 from tests.factories import build_app
 from tests.fakes.telegram_api import FakeTelegram, running_fake_telegram
 from tests.fakes.twilio_api import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, running_fake_twilio
@@ -50,6 +50,7 @@ from tests.faults.harness import (
     update_for,
     wait_until,
 )
+from tools.processes import fresh_database
 from tools.stack import Stack
 
 
