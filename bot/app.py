@@ -33,6 +33,7 @@ from bot.engine import RasaEngine
 from bot.language import detector_for
 from bot.logs import quiet_libraries
 from bot.nlg import make_nlg_endpoint
+from bot.periodic import Periodic
 from bot.queue_signal import QueueSignal
 from bot.ratelimit import RateLimiter
 from bot.retention import RetentionJob
@@ -142,6 +143,7 @@ def create_app(
     )
     channels = [c for c in (telegram, whatsapp) if c is not None]
     retention = RetentionJob(sessions, rasa, settings.retention_days)
+    content_watch = Periodic("content watch", content.interval, content.look_for_edits)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -156,7 +158,9 @@ def create_app(
         backlog.start()
         retention.start()
         queue_signal.start()
+        content_watch.start()
         yield
+        await content_watch.stop()
         await queue_signal.stop()
         await retention.stop()
         await backlog.stop()

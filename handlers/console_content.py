@@ -1,8 +1,9 @@
 """The console's content pages: translation status, checker messages and a topic preview.
 
 Read-only, and open to every console role; editors see nothing else. The text comes from
-the running app's ContentStore, which reloads when a file changes, so an edit shows on the
-next page load; while the files on disk have errors the last good version stays in force.
+the running app's ContentStore, which each page asks to look for changed files first, so
+an edit shows on the next page load; while the files on disk have errors the last good
+version stays in force.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def preview_in_force(
     store: ContentStore, topic: str, language: str, country: str | None
 ) -> tuple[TopicPreview, ContentSnapshot]:
     """The preview and the snapshot it was made from; KeyError says what is unknown."""
-    snapshot = store.current()
+    snapshot = store.latest()
     if country is not None and country not in snapshot.country_names:
         raise KeyError(f"There is no country {country!r} in countries.yml.")
     if topic not in snapshot.topics or language not in snapshot.languages:
@@ -93,7 +94,7 @@ class ContentPages:
         """Topics × languages, each cell linking to its preview, and the checker's messages."""
         store = content_store(request)
         try:
-            snapshot = await asyncio.to_thread(store.current)
+            snapshot = await asyncio.to_thread(store.latest)
         except ContentNotLoaded:
             return self._not_loaded(store, session, 200)
         found = store.problems

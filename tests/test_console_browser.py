@@ -6,7 +6,6 @@ import asyncio
 import concurrent.futures
 import re
 import shutil
-import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -225,8 +224,7 @@ def test_an_editor_previews_a_topic_edits_its_file_and_sees_the_new_text(
     path.write_text(
         text.replace("Olá! Sou a Rota Segura", "Bom dia! Sou a Rota Segura", 1), "utf-8"
     )
-    time.sleep(0.6)  # the bot looks for changed files every 0.5 s
-    page.reload()
+    page.reload()  # a content page reads the files as they are now
     expect(telegram).to_contain_text("Bom dia! Sou a Rota Segura")
     expect(whatsapp).to_contain_text("Bom dia! Sou a Rota Segura")
     expect(whatsapp).to_contain_text("1. Migrar com segurança")

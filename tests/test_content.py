@@ -188,6 +188,19 @@ def test_an_edit_changes_the_next_reply_without_restart(content_copy: Path) -> N
     assert after != before and after.startswith("Edited farewell.")
 
 
+@pytest.mark.anyio
+async def test_in_the_gateway_the_watcher_loads_an_edit_not_the_reply(content_copy: Path) -> None:
+    """Once the background look runs, a reply never reads files: the next look brings the edit."""
+    store = ContentStore(content_copy, check_interval=0)
+    before = store.render("goodbye", "en").text
+    await store.look_for_edits()  # what the gateway's content watch does every 0.5 s
+    edit(content_copy, "topics/goodbye/en.yml", "text: ", "text: Edited farewell. ")
+    bump_mtime(content_copy / "topics/goodbye/en.yml")
+    assert store.render("goodbye", "en").text == before
+    await store.look_for_edits()
+    assert store.render("goodbye", "en").text.startswith("Edited farewell.")
+
+
 def test_a_broken_edit_keeps_the_last_good_content_and_logs_the_error(
     content_copy: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -104,7 +104,7 @@ def test_after_escalation_rasa_is_not_consulted(stack: Stack) -> None:
 
 
 def test_an_answer_edit_reaches_the_next_reply_without_retraining(stack: Stack) -> None:
-    """Hot reload through the whole path: Rasa asks the gateway, which reads the new file."""
+    """Hot reload through the whole path: the gateway's watcher loads the new file within 2 s."""
     path = content_dir(stack) / "topics/blue_heart/en.yml"
     original = path.read_text()
     data = yaml.safe_load(original)
@@ -113,9 +113,13 @@ def test_an_answer_edit_reaches_the_next_reply_without_retraining(stack: Stack) 
         path.write_text(yaml.safe_dump(data, allow_unicode=True))
         stamp = time.time() + 2
         os.utime(path, (stamp, stamp))
-        time.sleep(0.6)
-        body = post(stack, f"e2e-{secrets.token_hex(6)}", "what is the blue heart campaign")
-        assert body["replies"][0]["text"] == data["text"]
+        edited = time.monotonic()
+        seen: list[str] = []
+        while time.monotonic() - edited < 2 and data["text"] not in seen:
+            body = post(stack, f"e2e-{secrets.token_hex(6)}", "what is the blue heart campaign")
+            seen.append(body["replies"][0]["text"])
+            time.sleep(0.1)
+        assert seen[-1] == data["text"], "the edit did not show within 2 s"
     finally:
         path.write_text(original)
         os.utime(path, (time.time() + 4, time.time() + 4))

@@ -1,7 +1,13 @@
-"""The live content: reloads on edit, keeps the last good version when an edit is broken."""
+"""The live content: reloads on edit, keeps the last good version when an edit is broken.
+
+In the gateway a background round (`look_for_edits`, every half second) stats the files
+and reloads them in a worker thread, so a request never waits on the disk or a reload; a
+store nobody watches (a command, a test) looks for edits itself when asked for content.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -27,8 +33,14 @@ class ContentStore:
         self._problems: list[ContentProblem] = []
         self._seen_fingerprint = ""
         self._checked_at = 0.0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._watched = False
         self.reload()
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two looks for edits."""
+        return self._interval
 
     @property
     def loaded(self) -> bool:
@@ -65,13 +77,29 @@ class ContentStore:
             self._snapshot = snapshot
             return True
 
+    def refresh(self) -> bool:
+        """Reload if a file changed since the last look; whether it tried."""
+        with self._lock:
+            self._checked_at = time.monotonic()
+            if content_fingerprint(self.root) == self._seen_fingerprint:
+                return False
+            self.reload()
+            return True
+
+    def latest(self) -> ContentSnapshot:
+        """The files as they are now, for a page an editor reloads (blocking: use a thread)."""
+        self.refresh()
+        return self.current()
+
+    async def look_for_edits(self) -> None:
+        """One look for edits in a worker thread; from then on `current()` never reads files."""
+        self._watched = True
+        await asyncio.to_thread(self.refresh)
+
     def current(self) -> ContentSnapshot:
-        """The snapshot to use now, reloading first if a file changed."""
-        now = time.monotonic()
-        if now - self._checked_at >= self._interval:
-            self._checked_at = now
-            if content_fingerprint(self.root) != self._seen_fingerprint:
-                self.reload()
+        """The snapshot to use now (an unwatched store first reloads if a file changed)."""
+        if not self._watched and time.monotonic() - self._checked_at >= self._interval:
+            self.refresh()
         if self._snapshot is None:
             raise ContentNotLoaded("content/ has problems and nothing valid was loaded")
         return self._snapshot
