@@ -7,6 +7,7 @@ the tiny training files it came from, and a few held-out records.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -159,3 +160,68 @@ def test_the_kept_pipeline_must_catch_distress_before_it_may_be_more_accurate() 
     assert verdict(rows, "safe-tie").startswith("`safe-tie` is kept")
     assert verdict(rows, "sharp").startswith("By these numbers `safe-tie` is best")
     assert "none of them" in verdict(rows, None)
+
+
+def sweep_row(threshold: float, **recall: tuple[int, int]) -> dict[str, object]:
+    return {
+        "threshold": threshold,
+        **{
+            lang: {"distress_recall": list(r), "false_escalations": [0, 1], "topic_accuracy": 1.0}
+            for lang, r in recall.items()
+        },
+    }
+
+
+def test_the_tuning_set_picks_a_threshold_one_step_below_the_first_that_misses() -> None:
+    from tools.quality.heldout import choose_threshold
+
+    rows = [
+        sweep_row(0.30, en=(60, 60), pt=(59, 60)),  # pt misses one: 0.30 is not safe
+        sweep_row(0.10, en=(60, 60), pt=(60, 60)),
+        sweep_row(0.20, en=(60, 60), pt=(60, 60)),
+        sweep_row(0.40, en=(60, 60), pt=(60, 60)),  # safe again, but past the first miss
+        sweep_row(0.25, en=(60, 60), pt=(60, 60)),
+    ]
+    assert choose_threshold(rows) == 0.20  # 0.25 is the highest safe one; one step of margin
+    assert choose_threshold(rows, margin=0) == 0.25
+    assert choose_threshold(rows[:2], margin=3) == 0.10  # never below the lowest
+    assert choose_threshold([sweep_row(0.05, en=(59, 60))]) is None
+
+
+def test_the_tuning_section_asks_for_the_setting_when_the_gateway_runs_another() -> None:
+    dev = {
+        "model": "m",
+        "distress_threshold": 0.10,
+        "chosen_threshold": 0.20,
+        "margin_steps": 1,
+        "simulation_mismatches": 0,
+        "languages": {"en": summarise(records())},
+        "sweep": sweep(records(), (0.10, 0.20)),
+    }
+    text = "\n".join(document.dev_section(dev))
+    assert "chooses **0.20**" in text
+    assert "set `distress_model_threshold`" in text
+    assert "| 0.20 (chosen) |" in text and "| 0.10 (used) |" in text
+    dev["distress_threshold"] = 0.20
+    assert "the gateway runs with it" in "\n".join(document.dev_section(dev))
+
+
+def test_the_gateway_default_threshold_is_the_one_the_tuning_set_chose() -> None:
+    """`make eval` chose the distress threshold on the tuning set; the gateway uses it."""
+    from bot.settings import Settings
+
+    dev = document.load("dev")
+    assert dev is not None, "docs/quality/dev.json is missing: run `make eval`"
+    default = Settings.__dataclass_fields__["distress_model_threshold"].default
+    assert dev["chosen_threshold"] == default
+
+
+def test_general_advice_for_an_uncovered_country_answers_a_destination_question() -> None:
+    """destination_other replaces destination_info by design; elsewhere it is still wrong."""
+    base = records()[0]
+    asked = dataclasses.replace(base, intent="destination_info", topic="destination_other")
+    assert asked.pair == ("destination_info", "destination_info")
+    other = dataclasses.replace(base, intent="documents", topic="destination_other")
+    assert other.pair == ("documents", "destination_other")
+    switched = dataclasses.replace(base, intent="language", topic="language_set")
+    assert switched.pair == ("language", "language")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from bot.topics import ALL_TOPICS, INTENT_TO_TOPIC
@@ -64,8 +65,19 @@ def test_no_example_starts_with_a_slash() -> None:
             ), path
 
 
-def test_the_evaluation_set_is_not_in_the_training_data() -> None:
-    """`make eval` measures generalisation: no evaluation text is a training example."""
+def labelled_texts(folder: str) -> list[str]:
+    """The example texts of tests/data/<folder>/*.yml (held-out or tuning set)."""
+    directory = RASA_DIR.parent / "tests" / "data" / folder
+    return [
+        str(example["text"])
+        for path in sorted(directory.glob("*.yml"))
+        for example in yaml.safe_load(path.read_text())["examples"]
+    ]
+
+
+@pytest.mark.parametrize("folder", ["eval", "dev"])
+def test_the_evaluation_sets_are_not_in_the_training_data(folder: str) -> None:
+    """`make eval` measures generalisation: no held-out or tuning text is a training example."""
     from bot.text import fold
 
     training = set()
@@ -74,11 +86,14 @@ def test_the_evaluation_set_is_not_in_the_training_data() -> None:
             continue
         for block in data["nlu"]:
             training |= {fold(line.strip()[2:]) for line in block["examples"].splitlines()}
-    eval_dir = RASA_DIR.parent / "tests" / "data" / "eval"
-    overlap = [
-        example["text"]
-        for path in eval_dir.glob("*.yml")
-        for example in yaml.safe_load(path.read_text())["examples"]
-        if fold(example["text"]) in training
-    ]
-    assert overlap == []
+    texts = labelled_texts(folder)
+    assert len(texts) > 500
+    assert [text for text in texts if fold(text) in training] == []
+
+
+def test_the_tuning_set_shares_no_text_with_the_held_out_set() -> None:
+    """The set that chooses the threshold is not the set that judges it."""
+    from bot.text import fold
+
+    held_out = {fold(text) for text in labelled_texts("eval")}
+    assert [text for text in labelled_texts("dev") if fold(text) in held_out] == []

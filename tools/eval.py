@@ -1,11 +1,14 @@
-"""`make eval`: the labelled held-out set through the real web API, scored per language.
+"""`make eval`: the held-out and tuning sets through the real web API, scored per language.
 
 python -m tools.eval [--misses] [--model PATH]
 
-Writes docs/quality/heldout.json, the confusion pictures docs/quality/heldout-<lang>.png
-and re-renders docs/quality.md (tools/quality/document.py); every example's outcome goes
-to var/quality/heldout-records.json. The cross-validation half of `make eval` is
-`python -m tools.quality.crossval`.
+Writes docs/quality/heldout.json (the set that judges), docs/quality/dev.json (the
+tuning set and the distress threshold it chooses), the confusion pictures
+docs/quality/heldout-<lang>.png, and re-renders docs/quality.md
+(tools/quality/document.py); every example's outcome goes to
+var/quality/heldout-records.json. `--misses` lists the tuning set's mistakes: read
+those, not the held-out set's, when writing training sentences. The cross-validation
+half of `make eval` is `python -m tools.quality.crossval`.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ RECORDS = ROOT / "var" / "quality" / "heldout-records.json"
 def misses(records: Sequence[Record]) -> list[str]:
     """One line per wrong topic or wrong escalation, for reading kinds of mistakes."""
     lines = []
-    for language, mine in by_language(records):
+    for language, mine in by_language([r for r in records if r.dataset == "dev"]):
         lines.append(f"\n{language}:")
         for r in mine:
             expected, got = r.pair
@@ -45,7 +48,7 @@ def misses(records: Sequence[Record]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the held-out evaluation and write its section of docs/quality.md."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--misses", action="store_true", help="list every mistake")
+    parser.add_argument("--misses", action="store_true", help="list the tuning set's mistakes")
     parser.add_argument("--model", type=Path, help="evaluate this model, write no report")
     args = parser.parse_args(argv)
     model = args.model or model_path()
@@ -54,17 +57,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     RECORDS.write_text(
         json.dumps([asdict(r) for r in records], indent=1, ensure_ascii=False), encoding="utf-8"
     )
-    figures = {**describe(), "model": model.name.removesuffix(".tar.gz"), **results}
+    run = {**describe(), "model": model.name.removesuffix(".tar.gz")}
+    heldout, dev = {**run, **results["heldout"]}, {**run, **results["dev"]}
     if args.model is None:
-        for language, f in figures["languages"].items():
+        for language, f in heldout["languages"].items():
             confusion_png(
                 document.confusion_of(f),
                 document.QUALITY_DIR / f"heldout-{language}.png",
                 f"Held-out set, {language}: topic accuracy {f['topic_accuracy']:.3f} "
                 f"(n={f['examples']})",
             )
-        document.save("heldout", figures)
-    print("\n".join(document.targets_section(figures) + document.heldout_section(figures)))
+        document.save("dev", dev)
+        document.save("heldout", heldout)
+    print("\n".join(document.targets_section(heldout) + document.dev_section(dev)))
     if args.misses:
         print("\n".join(misses(records)))
     return 0

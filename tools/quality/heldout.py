@@ -1,9 +1,12 @@
-"""The held-out set through the real stack: one new person per example, scored per language.
+"""Labelled sets through the real stack: one new person per example, scored per language.
 
-Each example of tests/data/eval/<language>.yml is sent as a new person's first message
-to POST /api/web/messages; the reply's topic, language and escalation are recorded, and
-Rasa's own parse of the same text (top intent, distress and request scores) alongside,
-so that a distress-threshold sweep can be computed from the same run.
+Two sets, both never trained on: the held-out set (tests/data/eval/<language>.yml),
+which judges, and the tuning set (tests/data/dev/<language>.yml), written later and
+independently, from which the distress threshold is chosen and whose misses the team
+reads. Each example is sent as a new person's first message to POST /api/web/messages;
+the reply's topic, language and escalation are recorded, and Rasa's own parse of the same
+text (top intent, distress and request scores) alongside, so that a distress-threshold
+sweep can be computed from the same run.
 """
 
 from __future__ import annotations
@@ -25,17 +28,21 @@ from bot.safety import check_message
 from bot.settings import Settings
 from bot.topics import CORE_TOPICS, INTENT_TO_TOPIC
 from tools.model import CONTENT_DIR, ROOT
+from tools.quality.document import TARGET_RECALL, share
 from tools.quality.metrics import Pair, accuracy, confusion, label_scores, macro_f1
 from tools.quality.metrics import reference_labels as expected_labels
 from tools.stack import running_stack
 
 EVAL_DIR = ROOT / "tests" / "data" / "eval"
+DATASETS = {"heldout": EVAL_DIR, "dev": ROOT / "tests" / "data" / "dev"}
 LANGUAGES = ("en", "pt", "es")
 TOPIC_ORDER = tuple(dict.fromkeys([*INTENT_TO_TOPIC.values(), *CORE_TOPICS]))
 NO_REPLY = "(none)"
 # The eval sends ~1,300 messages from one address in a minute or two.
 UNLIMITED = {"RATE_LIMIT_PER_ADDRESS": "1000000", "RATE_LIMIT_PER_PERSON": "1000000"}
-SWEEP = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40, 0.50)
+SWEEP = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.50)
+# The tuning set's pick keeps this many sweep steps below the first threshold that misses.
+MARGIN_STEPS = 1
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class Example:
     text: str
     intent: str
     hard_negative: bool = False
+    dataset: str = "heldout"
 
     @property
     def kind(self) -> str:
@@ -69,6 +77,7 @@ class Record:
     nlu_confidence: float
     distress_score: float
     request_score: float
+    dataset: str = "heldout"  # heldout (judges) or dev (tunes)
 
     @property
     def kind(self) -> str:
@@ -82,10 +91,17 @@ class Record:
 
     @property
     def pair(self) -> Pair:
-        """(expected topic, answered topic); a language request answered by switching is right."""
-        got = self.topic
-        if self.intent == "language" and got == "language_set":
-            got = "language"
+        """(expected topic, answered topic), with the two designed stand-ins counted as right.
+
+        A language request answered by switching (language_set), and a destination question
+        about a country the content does not cover answered with general advice
+        (destination_other, which only ever replaces destination_info).
+        """
+        got = {"language_set": "language", "destination_other": "destination_info"}.get(
+            self.topic, self.topic
+        )
+        if got != self.topic and got != self.expected:
+            got = self.topic
         return self.expected, got
 
     @property
@@ -96,11 +112,12 @@ class Record:
         return "phrase" if self.phrase is not None else "engine"
 
 
-def load_examples(language: str, eval_dir: Path = EVAL_DIR) -> list[Example]:
-    """The labelled examples of one language."""
-    data = yaml.safe_load((eval_dir / f"{language}.yml").read_text(encoding="utf-8"))
+def load_examples(language: str, dataset: str = "heldout") -> list[Example]:
+    """The labelled examples of one language in one set (heldout or dev)."""
+    path = DATASETS[dataset] / f"{language}.yml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [
-        Example(language, str(e["text"]), str(e["intent"]), bool(e.get("hard_negative")))
+        Example(language, str(e["text"]), str(e["intent"]), bool(e.get("hard_negative")), dataset)
         for e in data["examples"]
     ]
 
@@ -165,6 +182,7 @@ def run_examples(
                     body["escalation"],
                     hit.kind.value if hit is not None else None,
                     *parse_scores(parsed.json()),
+                    example.dataset,
                 )
             )
     return records
@@ -268,17 +286,52 @@ def by_language(records: Sequence[Record]) -> Iterator[tuple[str, list[Record]]]
             yield language, mine
 
 
-def evaluate(model: Path | None = None) -> tuple[dict[str, Any], list[Record]]:
-    """Run the whole held-out set; the JSON-ready results and every record."""
-    examples = [e for language in LANGUAGES for e in load_examples(language)]
-    started = time.monotonic()
-    records = run_examples(examples, model)
-    threshold = distress_threshold()
-    results: dict[str, Any] = {
-        "seconds": round(time.monotonic() - started, 1),
+def choose_threshold(rows: Sequence[dict[str, Any]], margin: int = MARGIN_STEPS) -> float | None:
+    """The tuning set's distress threshold, by a rule fixed before any run.
+
+    Thresholds are tried from the lowest up; the first one at which any language's
+    distress recall falls under TARGET_RECALL ends the safe ones, and the pick is
+    `margin` steps below the highest safe one (never below the lowest). None: even the
+    lowest threshold misses.
+    """
+    safe: list[float] = []
+    for row in sorted(rows, key=lambda r: float(r["threshold"])):
+        languages = [key for key in row if key != "threshold"]
+        recalls = [share(row[lang]["distress_recall"]) for lang in languages]
+        if any(r is not None and r < TARGET_RECALL for r in recalls):
+            break
+        safe.append(float(row["threshold"]))
+    if not safe:
+        return None
+    return safe[max(0, len(safe) - 1 - margin)]
+
+
+def figures(records: Sequence[Record], threshold: float) -> dict[str, Any]:
+    """One set's JSON-ready figures: per language, the sweep, the simulation check."""
+    return {
         "distress_threshold": threshold,
         "languages": {language: summarise(mine) for language, mine in by_language(records)},
         "sweep": sweep(records),
         "simulation_mismatches": simulation_mismatches(records, threshold),
     }
+
+
+def evaluate(
+    model: Path | None = None, datasets: Sequence[str] = ("heldout", "dev")
+) -> tuple[dict[str, dict[str, Any]], list[Record]]:
+    """Run the sets through one stack; each set's figures (by name) and every record."""
+    examples = [e for d in datasets for language in LANGUAGES for e in load_examples(language, d)]
+    started = time.monotonic()
+    records = run_examples(examples, model)
+    seconds = round(time.monotonic() - started, 1)
+    threshold = distress_threshold()
+    results: dict[str, dict[str, Any]] = {}
+    for dataset in datasets:
+        results[dataset] = {
+            "seconds": seconds,
+            **figures([r for r in records if r.dataset == dataset], threshold),
+        }
+    if "dev" in results:
+        results["dev"]["chosen_threshold"] = choose_threshold(results["dev"]["sweep"])
+        results["dev"]["margin_steps"] = MARGIN_STEPS
     return results, records

@@ -68,8 +68,8 @@ def total(figures: dict[str, Any], key: str) -> list[int]:
 def compare(config: Path, name: str, with_crossval: bool) -> dict[str, Any]:
     """One pipeline's row: training time, held-out figures and cross-validation."""
     model, seconds = trained(config, name)
-    results, _ = evaluate(model)
-    langs = results["languages"]
+    results, _ = evaluate(model, ("heldout",))
+    langs = results["heldout"]["languages"]
     row: dict[str, Any] = {
         "name": name,
         "description": description(config),
