@@ -239,12 +239,19 @@ def dev_section(dev: Figures) -> list[str]:
             f"chosen, and the gateway keeps {used}. Add distress training sentences."
         )
     else:
-        agrees = (
-            "the gateway runs with it"
-            if chosen == used
-            else f"**the gateway runs with {used}: set `distress_model_threshold` in "
-            "`bot/settings.py` to the chosen value**"
-        )
+        if chosen == used:
+            agrees = "the gateway runs with it"
+        elif used < chosen:
+            agrees = (
+                f"the gateway runs with {used}, lower, on the safe side: the choice is the "
+                "highest the threshold may go, and a lower one costs false escalations, never "
+                "recall"
+            )
+        else:
+            agrees = (
+                f"**the gateway runs with {used}, higher than the tuning set allows: lower "
+                "`distress_model_threshold` in `bot/settings.py`**"
+            )
         verdict = f"By this rule the tuning set chooses **{chosen:.2f}**; {agrees}."
     return [
         "## Tuning set and the distress threshold (`make eval`)",
