@@ -1,4 +1,4 @@
-"""The load generator: simulated people on an asyncio httpx client, against the app or Rasa.
+"""The load generator: simulated people on an asyncio httpx client, against the app or a Rasa.
 
 Each simulated person is a new sender id that sends `per_person` messages one after
 another (a short conversation, not only first messages); `concurrency` people talk at
@@ -29,17 +29,23 @@ class Target:
 
     `engine` is the app's own Rasa called directly on its token channel, as the gateway
     calls it (its replies still come from our NLG endpoint): a diagnostic that splits
-    the app's time between the gateway and its engine.
+    the app's time between the gateway and its engine. `floor` is the architecture floor,
+    Rasa's own REST channel on a Rasa whose NLG endpoint is a minimal server (bench/floor.py).
     """
 
-    kind: Literal["app", "rasa", "engine"]
+    kind: Literal["app", "rasa", "engine", "floor"]
     base_url: str
     token: str | None = None
 
     @property
     def path(self) -> str:
         """The endpoint a message is posted to."""
-        return {"app": APP_PATH, "rasa": RASA_REST_PATH, "engine": TOKEN_CHANNEL_PATH}[self.kind]
+        return {
+            "app": APP_PATH,
+            "rasa": RASA_REST_PATH,
+            "engine": TOKEN_CHANNEL_PATH,
+            "floor": RASA_REST_PATH,
+        }[self.kind]
 
     @property
     def headers(self) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""docs/benchmarks.md from recorded numbers: the app/Rasa table, the other rows, the machine."""
+"""docs/benchmarks.md from recorded numbers: the app/Rasa table, the floor, the other rows."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tools.model import RASA_BIN
 RATIO_TARGETS = {0.50: 1.10, 0.99: 1.25}
 THROUGHPUT_TARGET = 0.90
 PASS, FAIL = "✓", "✗"
+SIDES = ("app", "rasa", "engine", "floor")  # what a Comparison holds summaries of
 
 
 def ms(value: float) -> str:
@@ -33,6 +34,12 @@ def verdict(met: bool) -> str:
     return PASS if met else FAIL
 
 
+def ratios_of(top: list[Summary], bottom: list[Summary]) -> dict[float, float]:
+    """top / bottom at p50, p95 and p99, from the medians over repetitions."""
+    over, under = median_summary(top), median_summary(bottom)
+    return {share: ratio(over.at(share), under.at(share)) for share in SHARES}
+
+
 @dataclass
 class Comparison:
     """One load level, measured on the app and on Rasa alone, once per repetition."""
@@ -41,11 +48,11 @@ class Comparison:
     app: list[Summary] = field(default_factory=list)
     rasa: list[Summary] = field(default_factory=list)
     engine: list[Summary] = field(default_factory=list)  # the app's Rasa, called directly
+    floor: list[Summary] = field(default_factory=list)  # Rasa alone + a minimal NLG server
 
     def ratios(self) -> dict[float, float]:
         """app / Rasa at p50, p95 and p99, from the medians over repetitions."""
-        app, rasa = median_summary(self.app), median_summary(self.rasa)
-        return {share: ratio(app.at(share), rasa.at(share)) for share in SHARES}
+        return ratios_of(self.app, self.rasa)
 
 
 def triple(summary: Summary) -> str:
@@ -92,6 +99,47 @@ def breakdown_table(comparisons: list[Comparison]) -> str:
             f"| {ms(app.p50 - engine.p50)} ms | {ms(engine.p50 - rasa.p50)} ms |"
         )
     return "\n".join(lines)
+
+
+def ratio_triple(ratios: dict[float, float]) -> str:
+    """Ratios at p50 / p95 / p99, no marks."""
+    return " / ".join(f"{ratios[share]:.2f}" for share in SHARES)
+
+
+def floor_table(comparisons: list[Comparison]) -> str:
+    """The app, the architecture floor and Rasa alone, with the three ratios between them."""
+    lines = [
+        "| load | app p50 / p95 / p99 ms | floor p50 / p95 / p99 ms "
+        "| Rasa alone p50 / p95 / p99 ms | app / Rasa p50 / p95 / p99 "
+        "| floor / Rasa p50 / p95 / p99 | app / floor p50 / p95 / p99 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for c in comparisons:
+        if not c.floor:
+            continue
+        app, floor, rasa = (median_summary(x) for x in (c.app, c.floor, c.rasa))
+        lines.append(
+            f"| {c.label} | {triple(app)} | {triple(floor)} | {triple(rasa)} "
+            f"| {ratio_triple(c.ratios())} | {ratio_triple(ratios_of(c.floor, c.rasa))} "
+            f"| {ratio_triple(ratios_of(c.app, c.floor))} |"
+        )
+    return "\n".join(lines)
+
+
+def floor_throughput_table(
+    app: list[float], floor: list[float], rasa: list[float], label: str
+) -> str:
+    """Messages per second at saturation for all three (medians), and the ratios between them."""
+    a, f, r = (statistics.median(x) for x in (app, floor, rasa))
+    return "\n".join(
+        [
+            "| load | app messages/s | floor messages/s | Rasa alone messages/s | app / Rasa "
+            "| floor / Rasa | app / floor |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            f"| {label} | {a:.1f} | {f:.1f} | {r:.1f} | {ratio(a, r):.2f} | {ratio(f, r):.2f} "
+            f"| {ratio(a, f):.2f} |",
+        ]
+    )
 
 
 def throughput_table(app: list[float], rasa: list[float], label: str) -> str:
@@ -192,6 +240,7 @@ class Results:
     load_after: str = ""
     sqlite_repeats: int = 1
     note: str = ""  # said under the title, e.g. that the machine was busy
+    throughput_floor: list[float] = field(default_factory=list)  # empty: no floor measured
 
 
 def results_from_dict(data: dict[str, Any]) -> Results:
@@ -201,7 +250,8 @@ def results_from_dict(data: dict[str, Any]) -> Results:
         """Comparisons with their summaries rebuilt."""
         return [
             Comparison(
-                c["label"], *([Summary(**s) for s in c[side]] for side in ("app", "rasa", "engine"))
+                c["label"],
+                **{side: [Summary(**s) for s in c.get(side, [])] for side in SIDES},
             )
             for c in items
         ]
@@ -244,6 +294,37 @@ def target_rows(results: Results) -> list[Row]:
     for section in results.sections.values():
         rows += [row for row in section if row.met is not None]
     return rows
+
+
+def floor_section(results: Results) -> list[str]:
+    """The architecture floor's section: its latency and throughput next to the other two."""
+    parts = [
+        "## The architecture floor: Rasa alone with a minimal NLG endpoint",
+        "",
+        "A third `rasa run` on the same model, Rasa's own `rest:` channel as for Rasa alone, "
+        "but with the app's `nlg:` endpoint (rasa_project/endpoints.yml: nlg/gateway.py's "
+        "client, kept-alive connections, the tracker cut down) pointed at a minimal NLG "
+        "server (bench/floor.py: bare ASGI on uvicorn, keep-alive on, answers each request "
+        'with `{"text": <response name>}` and does nothing else). It is the best any gateway '
+        "that keeps the answers outside the model could do: floor / Rasa is what fetching "
+        "each answer over HTTP costs by itself, app / floor what the gateway adds on top. "
+        "Measured in the same repetitions as the tables above, between the app and Rasa "
+        "alone; medians over the repetitions, ratios of those medians, no targets marked.",
+        "",
+        floor_table(results.latency),
+        "",
+    ]
+    if results.throughput_floor:
+        parts += [
+            floor_throughput_table(
+                results.throughput_app,
+                results.throughput_floor,
+                results.throughput_rasa,
+                results.throughput_label,
+            ),
+            "",
+        ]
+    return parts
 
 
 def document(results: Results) -> str:
@@ -291,6 +372,8 @@ def document(results: Results) -> str:
         throughput_table(results.throughput_app, results.throughput_rasa, results.throughput_label),
         "",
     ]
+    if any(c.floor for c in results.latency):
+        parts += floor_section(results)
     if any(c.engine for c in results.latency):
         parts += [
             "## Where the app's time goes (diagnostic)",

@@ -1,5 +1,9 @@
 """`make bench`: the app against Rasa alone, side by side on one model; writes docs/benchmarks.md.
 
+A third target, the architecture floor (Rasa alone with a minimal NLG endpoint,
+bench/floor.py), is measured in the same repetitions: the best a gateway that keeps the
+answers outside the model could do.
+
 python -m bench.run             # the full run (about 10 minutes on 2 cores)
 python -m bench.run --quick     # small samples: proves the harness works end to end
 BENCH_ARGS="--quick --no-train" make bench   # options through make
@@ -24,7 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +51,13 @@ from bench.safety_path import SafetyRun, distress_texts, safety_path
 from bench.servers import (
     APP_REDIS_URL,
     BASELINE_REDIS_URL,
+    FLOOR_REDIS_URL,
     Baseline,
     EngineStores,
+    Floor,
     baseline_rasa,
     child_pid,
+    floor_rasa,
     flushed_redis,
     gateway_start_seconds,
     peak_rss_mb,
@@ -161,8 +168,8 @@ class Tally:
         self.escalated += result.escalated
 
 
-def screen(app: Target, rasa: Target, candidates: Sequence[str]) -> list[str]:
-    """The ordinary texts the app answers as a bot (no escalation); both targets warm up on them."""
+def screen(app: Target, others: Sequence[Target], candidates: Sequence[str]) -> list[str]:
+    """The ordinary texts the app answers as a bot (no escalation); all targets warm up on them."""
     answers = asyncio.run(first_replies(app, candidates))
     kept = [
         text
@@ -172,10 +179,25 @@ def screen(app: Target, rasa: Target, candidates: Sequence[str]) -> list[str]:
         and data.get("escalation") is None
         and data.get("replies")
     ]
-    asyncio.run(first_replies(rasa, kept))
-    for target in (app, rasa):
+    for other in others:
+        asyncio.run(first_replies(other, kept))
+    for target in (app, *others):
         asyncio.run(drive(target, kept, concurrency=8, per_person=5, people=16))
     return kept
+
+
+def run_order(
+    rep: int, app: Target, rasa: Target, middle: Sequence[Target | None]
+) -> tuple[Target, ...]:
+    """One repetition's order: app and Rasa at the ends, alternating; the rest between them.
+
+    The middle ones (the app's Rasa, the floor) are reversed with the ends, so that over
+    two repetitions each target sits once on either side of the others.
+    """
+    inner = [target for target in middle if target is not None]
+    if rep % 2 == 0:
+        return (app, *inner, rasa)
+    return (rasa, *reversed(inner), app)
 
 
 def compare(
@@ -188,20 +210,20 @@ def compare(
     throughput: dict[str, list[float]] | None,
     label: str = "app",
     engine: Target | None = None,
+    floor: Target | None = None,
 ) -> list[Comparison]:
     """Latency at each load level (and throughput), app and Rasa alternating, `repeats` times.
 
     With `engine` (the app's own Rasa, called directly), its latency is measured too,
-    between the two, for the breakdown table.
+    between the two, for the breakdown table. With `floor` (Rasa alone with a minimal NLG
+    endpoint), its latency and throughput are measured too, between the two.
     """
     comparisons = [Comparison(text) for _, text in LEVELS]
     for rep in range(repeats):
-        order = (app, rasa) if rep % 2 == 0 else (rasa, app)
         for (concurrency, text), people, comparison in zip(
             LEVELS, sizes.people, comparisons, strict=True
         ):
-            targets = (order[0], engine, order[1]) if engine is not None else order
-            for target in targets:
+            for target in run_order(rep, app, rasa, (engine, floor)):
                 step(f"{label}: {text}, {target.kind}, repetition {rep + 1}/{repeats}")
                 result = asyncio.run(
                     drive(
@@ -216,7 +238,7 @@ def compare(
                 getattr(comparison, target.kind).append(summarize(result.latencies_ms))
         if throughput is None:
             continue
-        for target in order:
+        for target in run_order(rep, app, rasa, (floor,)):
             step(f"{label}: throughput, {target.kind}, repetition {rep + 1}/{repeats}")
             result = asyncio.run(
                 drive(
@@ -336,6 +358,7 @@ class AppFigures:
 def measure_app(
     stack: Stack,
     baseline: Baseline,
+    floor: Floor,
     telegram: FakeTelegram,
     twilio: FakeTwilio,
     texts: Sequence[str],
@@ -349,10 +372,20 @@ def measure_app(
     engine_pid = child_pid(port_of(stack.rasa_url), "run")
     app, rasa = Target("app", stack.base_url), Target("rasa", baseline.url)
     engine = Target("engine", stack.rasa_url, stack.rasa_token)
-    tallies = {"app": Tally(), "rasa": Tally(), "engine": Tally()}
-    throughput: dict[str, list[float]] = {"app": [], "rasa": []}
-    latency = compare(app, rasa, texts, sizes, sizes.repeats, tallies, throughput, engine=engine)
-    sections = {CPU: cpu_rows(app, rasa, texts, sizes, gateway_pid, engine_pid, baseline.pid)}
+    lowest = Target("floor", floor.url)
+    tallies = {"app": Tally(), "rasa": Tally(), "engine": Tally(), "floor": Tally()}
+    throughput: dict[str, list[float]] = {"app": [], "rasa": [], "floor": []}
+    latency = compare(
+        app, rasa, texts, sizes, sizes.repeats, tallies, throughput, engine=engine, floor=lowest
+    )
+    pids = {
+        "gateway": gateway_pid,
+        "engine": engine_pid,
+        "rasa": baseline.pid,
+        "floor": floor.pid,
+        "nlg": floor.nlg_pid,
+    }
+    sections = {CPU: cpu_rows(app, rasa, lowest, texts, sizes, pids)}
     if with_channels:
         sections[CHANNELS] = channel_rows(stack, telegram, twilio, texts, sizes.channel_messages)
 
@@ -368,6 +401,7 @@ def measure_app(
     step("safety path, engine up")
     up = safety_path(stack.base_url, distress, sizes.safety_messages)
     engine_peak, baseline_peak = peak_rss_mb(engine_pid), peak_rss_mb(baseline.pid)
+    floor_peak = peak_rss_mb(floor.pid)
     step("safety path, engine killed")
     os.kill(engine_pid, signal.SIGKILL)  # our own child: the app's engine, by its pid
     engine_down(stack.base_url)
@@ -386,6 +420,7 @@ def measure_app(
         ),
         Row("the app's Rasa engine peak RSS (VmHWM)", f"{engine_peak:.0f} MB"),
         Row("Rasa alone peak RSS (VmHWM)", f"{baseline_peak:.0f} MB"),
+        Row("the architecture floor's Rasa peak RSS (VmHWM)", f"{floor_peak:.0f} MB"),
     ]
     return AppFigures(list(texts), latency, throughput, tallies, sections, edit_row)
 
@@ -393,26 +428,32 @@ def measure_app(
 def cpu_rows(
     app: Target,
     rasa: Target,
+    floor: Target,
     texts: Sequence[str],
     sizes: Sizes,
-    gateway_pid: int,
-    engine_pid: int,
-    baseline_pid: int,
+    pids: Mapping[str, int],
 ) -> list[Row]:
-    """CPU per answered message (one person at a time) and while idle, per process."""
+    """CPU per answered message (one person at a time) and while idle, per process.
+
+    `pids`: gateway, engine (the app's Rasa), rasa (Rasa alone), floor (the floor's Rasa)
+    and nlg (the floor's NLG server).
+    """
     step("CPU per message, app")
     people = sizes.people[0]
     used = cpu.per_message_ms(
-        app, texts, {"gateway": gateway_pid, "engine": engine_pid}, people, sizes.per_person
+        app, texts, {k: pids[k] for k in ("gateway", "engine")}, people, sizes.per_person
     )
     step("CPU per message, Rasa alone")
-    alone = cpu.per_message_ms(rasa, texts, {"rasa": baseline_pid}, people, sizes.per_person)
+    alone = cpu.per_message_ms(rasa, texts, {"rasa": pids["rasa"]}, people, sizes.per_person)
+    step("CPU per message, the floor")
+    lowest = cpu.per_message_ms(
+        floor, texts, {k: pids[k] for k in ("floor", "nlg")}, people, sizes.per_person
+    )
     total = used["gateway"] + used["engine"]
+    floor_total = lowest["floor"] + lowest["nlg"]
     step("CPU while idle")
     time.sleep(1)
-    idle = cpu.idle_share(
-        {"gateway": gateway_pid, "engine": engine_pid, "rasa": baseline_pid}, IDLE_SECONDS
-    )
+    idle = cpu.idle_share(pids, IDLE_SECONDS)
     return [
         Row(
             f"app: CPU per answered message, one person at a time (n={people * sizes.per_person})",
@@ -421,9 +462,20 @@ def cpu_rows(
         Row("Rasa alone: CPU per answered message, same texts", f"{alone['rasa']:.1f} ms"),
         Row("app / Rasa alone, CPU per message", f"{total / max(alone['rasa'], 1e-9):.2f}"),
         Row(
+            "architecture floor: CPU per answered message, same texts",
+            f"{floor_total:.1f} ms = its Rasa {lowest['floor']:.1f} "
+            f"+ minimal NLG server {lowest['nlg']:.1f}",
+        ),
+        Row(
+            "floor / Rasa alone and app / floor, CPU per message",
+            f"{floor_total / max(alone['rasa'], 1e-9):.2f} and "
+            f"{total / max(floor_total, 1e-9):.2f}",
+        ),
+        Row(
             f"CPU while idle ({IDLE_SECONDS:.0f} s, nothing sent), share of one core",
             f"gateway {idle['gateway']:.1%}, its Rasa {idle['engine']:.1%}, "
-            f"Rasa alone {idle['rasa']:.1%}",
+            f"Rasa alone {idle['rasa']:.1%}, the floor's Rasa {idle['floor']:.1%} "
+            f"+ NLG server {idle['nlg']:.1%}",
         ),
     ]
 
@@ -492,19 +544,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         app_redis = stores_ctx.enter_context(flushed_redis(APP_REDIS_URL))
         app_tracker: str | None = None
         stores: EngineStores | None = None
+        floor_stores: EngineStores | None = None
         if production_stores:
             app_tracker = stores_ctx.enter_context(fresh_database("rota_bench_tracker"))
             stores = EngineStores(
                 stores_ctx.enter_context(fresh_database("rota_bench_baseline")),
                 stores_ctx.enter_context(flushed_redis(BASELINE_REDIS_URL)),
             )
+            floor_stores = EngineStores(
+                stores_ctx.enter_context(fresh_database("rota_bench_floor")),
+                stores_ctx.enter_context(flushed_redis(FLOOR_REDIS_URL)),
+            )
         step("gateway start-up, alone")
         first_start = gateway_start_seconds(app_db, stack_content, tmp / "gateway-alone.log")
         restart = gateway_start_seconds(app_db, stack_content, tmp / "gateway-alone.log")
 
-        step("starting Rasa alone")
+        step("starting Rasa alone, then the floor (Rasa + a minimal NLG server)")
         with (
             baseline_rasa(model, tmp / "baseline", stores) as baseline,
+            floor_rasa(model, tmp / "floor", floor_stores) as floor,
             FakeTelegram() as telegram,
             FakeTwilio() as twilio,
         ):
@@ -523,14 +581,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 redis_url=app_redis if production_stores else None,
             ) as stack:
                 stack_seconds = time.perf_counter() - began
-                step("screening texts and warming up both")
+                step("screening texts and warming up all three")
                 candidates = ordinary if sizes.screen is None else ordinary[: sizes.screen]
                 texts = screen(
-                    Target("app", stack.base_url), Target("rasa", baseline.url), candidates
+                    Target("app", stack.base_url),
+                    (Target("rasa", baseline.url), Target("floor", floor.url)),
+                    candidates,
                 )
                 figures = measure_app(
                     stack,
                     baseline,
+                    floor,
                     telegram,
                     twilio,
                     texts,
@@ -570,24 +631,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         "for PostgreSQL + Redis)"
     )
     setup = [
-        f"one trained model for both Rasa servers: `{model.name}`",
+        f"one trained model for every Rasa server: `{model.name}`",
         "the app = the gateway (`python -m bot serve`, one uvicorn process) on PostgreSQL "
         "(a throwaway database on 127.0.0.1) with REDIS_URL (Redis db 9), Telegram and WhatsApp "
         "on (their APIs local recording servers), rate limits raised out of the way; in front of "
         "its own Rasa (token channel, NLG pointed back at the gateway)",
         "Rasa alone = a second `rasa run` on the same model with Rasa's own `rest:` channel and "
         "no `nlg:` endpoint (it answers from its domain's `custom: {topic}` responses)",
-        f"both Rasa servers: {stores_note}",
+        "the architecture floor = a third `rasa run` on the same model, `rest:` channel, with "
+        "the app's `nlg:` endpoint pointed at a minimal NLG server (bench/floor.py, one "
+        'uvicorn process answering `{"text": <response name>}`); measured between the app '
+        "and Rasa alone in every repetition",
+        f"every Rasa server (the app's, Rasa alone's, the floor's): {stores_note}",
         f"load: simulated people, each a new sender id sending {sizes.per_person} messages in "
         "sequence; one httpx AsyncClient per run with a keep-alive pool larger than the "
         f"concurrency; texts: {len(figures.texts)} ordinary questions of tests/data/eval/*.yml "
         "(not distress, a request for a person, deletion or a language switch; screened to be "
-        "answered by the bot without escalation), the same order for both targets; both warmed "
+        "answered by the bot without escalation), the same order for every target; all warmed "
         "up first",
         f"throughput: 32 people for {sizes.throughput_seconds:.0f} s, messages answered / wall "
         "time (in-flight ones finish after the deadline)",
-        "the load generator, the gateway, both Rasa servers, PostgreSQL and Redis share the "
-        "machine's cores",
+        "the load generator, the gateway, the three Rasa servers, the floor's NLG server, "
+        "PostgreSQL and Redis share the machine's cores",
     ]
     sections: dict[str, list[Row]] = {
         **{k: figures.sections[k] for k in (SAFETY, MEMORY, CPU)},
@@ -614,6 +679,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tally_note("app", figures.tallies["app"]),
         tally_note("Rasa alone", figures.tallies["rasa"]),
         tally_note("the app's Rasa called directly", figures.tallies["engine"]),
+        tally_note("the architecture floor", figures.tallies["floor"]),
     ]
     if sqlite_latency:
         notes.append(tally_note("app on SQLite", sqlite_tallies["app"]))
@@ -627,6 +693,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency=figures.latency,
         throughput_app=figures.throughput["app"],
         throughput_rasa=figures.throughput["rasa"],
+        throughput_floor=figures.throughput["floor"],
         throughput_label=f"32 people, {sizes.throughput_seconds:.0f} s",
         sections=sections,
         sqlite_latency=sqlite_latency,

@@ -1,8 +1,10 @@
-"""The processes the benchmark runs: plain Rasa (the baseline), a lone gateway, their memory.
+"""The processes the benchmark runs: plain Rasa (the baseline), the floor, a lone gateway.
 
 The baseline is a second Rasa server on the same model file with Rasa's own `rest:`
 channel and an endpoints file without `nlg:`: the domain's responses are
 `custom: {topic: ...}` payloads, so Rasa answers by itself, as it would without us.
+The architecture floor is a third one, `rest:` channel too, but with the app's `nlg:`
+endpoint pointed at a minimal NLG server (bench/floor.py) instead of the gateway.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +26,7 @@ import redis
 import yaml
 from cryptography.fernet import Fernet
 
-from tools.model import RASA_DIR
+from tools.model import RASA_DIR, ROOT
 from tools.processes import (
     DEV_ENDPOINTS,
     POSTGRES_ADMIN,
@@ -36,6 +40,7 @@ from tools.stack import RASA_LOAD_SECONDS, stop
 
 APP_REDIS_URL = "redis://127.0.0.1:6379/9"  # the gateway's (and its Rasa's lock store) db
 BASELINE_REDIS_URL = "redis://127.0.0.1:6379/10"  # plain Rasa's lock store (production stores)
+FLOOR_REDIS_URL = "redis://127.0.0.1:6379/11"  # the floor's Rasa's lock store (production stores)
 
 
 @contextlib.contextmanager
@@ -133,12 +138,33 @@ class Baseline:
     ready_s: float
 
 
-def baseline_files(work_dir: Path, stores: EngineStores | None) -> tuple[Path, Path]:
-    """Credentials with Rasa's own `rest:` channel, and our endpoints file minus `nlg:`."""
+@dataclass(frozen=True)
+class Floor:
+    """A running architecture floor: plain Rasa and its minimal NLG server."""
+
+    url: str
+    pid: int
+    nlg_pid: int
+    ready_s: float
+
+
+def rest_credentials(work_dir: Path) -> Path:
+    """A credentials file with Rasa's own `rest:` channel only."""
     work_dir.mkdir(parents=True, exist_ok=True)
     credentials = work_dir / "credentials.yml"
     credentials.write_text("rest:\n", encoding="utf-8")
-    source = PRODUCTION_ENDPOINTS if stores is not None else DEV_ENDPOINTS
+    return credentials
+
+
+def endpoints_source(stores: EngineStores | None) -> str:
+    """The app's endpoints file in rasa_project/ for these stores."""
+    return PRODUCTION_ENDPOINTS if stores is not None else DEV_ENDPOINTS
+
+
+def baseline_files(work_dir: Path, stores: EngineStores | None) -> tuple[Path, Path]:
+    """Credentials with Rasa's own `rest:` channel, and our endpoints file minus `nlg:`."""
+    credentials = rest_credentials(work_dir)
+    source = endpoints_source(stores)
     endpoints_data = yaml.safe_load((RASA_DIR / source).read_text(encoding="utf-8")) or {}
     endpoints_data.pop("nlg", None)
     endpoints = work_dir / "endpoints.yml"
@@ -174,6 +200,62 @@ def baseline_rasa(model: Path, work_dir: Path, stores: EngineStores | None) -> I
         yield Baseline(url=url, pid=process.pid, ready_s=time.perf_counter() - began)
     finally:
         stop(process)
+
+
+def floor_files(work_dir: Path, stores: EngineStores | None) -> tuple[Path, Path]:
+    """Credentials with Rasa's own `rest:` channel, and our endpoints file as it is (`nlg:` kept).
+
+    The `nlg:` entry is the app's own client (nlg/gateway.py: kept-alive connections, the
+    tracker cut down); its URL comes from ROTA_NLG_URL, here the minimal NLG server's.
+    """
+    credentials = rest_credentials(work_dir)
+    endpoints = work_dir / "endpoints.yml"
+    shutil.copyfile(RASA_DIR / endpoints_source(stores), endpoints)
+    return credentials, endpoints
+
+
+def start_floor_nlg(port: int, log_file: Path) -> subprocess.Popen[bytes]:
+    """Start the minimal NLG server (python -m bench.floor) on 127.0.0.1:port."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bench.floor", "--port", str(port)],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+@contextlib.contextmanager
+def floor_rasa(model: Path, work_dir: Path, stores: EngineStores | None) -> Iterator[Floor]:
+    """Plain Rasa whose `nlg:` is the minimal NLG server, until the block ends; logs in work_dir."""
+    credentials, endpoints = floor_files(work_dir, stores)
+    nlg_port, port = free_port(), free_port()
+    nlg = start_floor_nlg(nlg_port, work_dir / "floor-nlg.log")
+    try:
+        nlg_url = f"http://127.0.0.1:{nlg_port}"
+        wait_ok(nlg_url, 30, nlg)
+        token = secrets.token_urlsafe(24)
+        extra = production_store_env(stores.tracker_db, stores.redis_url) if stores else {}
+        began = time.perf_counter()
+        process = start_rasa(
+            model,
+            port,
+            token,
+            f"{nlg_url}/nlg",
+            work_dir / "rasa-floor.log",
+            endpoints=str(endpoints),
+            credentials=str(credentials),
+            extra_env=extra,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_engine(url, token, RASA_LOAD_SECONDS, process)
+            yield Floor(url, process.pid, nlg.pid, time.perf_counter() - began)
+        finally:
+            stop(process)
+    finally:
+        stop(nlg)
 
 
 def gateway_start_seconds(database_url: str, content_dir: Path, log_file: Path) -> float:

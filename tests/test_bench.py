@@ -5,24 +5,33 @@ Nothing here is timed: the figures are recorded numbers, as a run would produce 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import json
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 
-from bench.load import RunResult, Target, judge
+from bench import floor
+from bench.load import RASA_REST_PATH, RunResult, Target, judge
 from bench.report import (
     Comparison,
     Results,
     Row,
     document,
+    floor_table,
+    floor_throughput_table,
     latency_table,
     results_from_dict,
     rows_table,
     throughput_table,
 )
+from bench.run import run_order
+from bench.servers import baseline_files, floor_files
 from bench.stats import Summary, median_summary, percentile, summarize
 
 
@@ -127,3 +136,101 @@ def test_raw_numbers_render_the_same_document_again() -> None:
     results = recorded_results()
     raw = json.loads(json.dumps(dataclasses.asdict(results), default=str))
     assert document(results_from_dict(raw)) == document(results)
+
+
+def test_the_floor_is_rasa_s_own_rest_channel_and_counts_like_rasa() -> None:
+    lowest = Target("floor", "http://z")
+    assert lowest.path == RASA_REST_PATH
+    assert lowest.body("s", "hi") == {"sender": "s", "message": "hi"}
+    result = RunResult()
+    judge(lowest, httpx.Response(200, json=[{"text": "utter_welcome"}]), result, 4.0)
+    judge(lowest, httpx.Response(200, json=[]), result, 1.0)
+    assert result.latencies_ms == [4.0] and result.empty == 1
+
+
+def test_the_floor_s_nlg_server_answers_the_response_name_and_nothing_else() -> None:
+    async def exchange() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=floor.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://nlg") as client:
+            body: dict[str, Any] = {
+                "response": "utter_work_visa",
+                "id": None,
+                "arguments": {},
+                "tracker": {"sender_id": "x", "events": [], "slots": {}},
+                "channel": {"name": "rest"},
+            }
+            return (
+                await client.post("/nlg", json=body, params={"token": "ignored"}),
+                await client.post("/nlg", content=b"not json"),
+                await client.get("/"),
+            )
+
+    rendered, garbled, probe = asyncio.run(exchange())
+    assert rendered.status_code == 200 and rendered.json() == {"text": "utter_work_visa"}
+    assert garbled.status_code == 200 and garbled.json() == {"text": "?"}
+    assert probe.status_code == 200
+
+
+def test_the_floor_keeps_the_apps_nlg_endpoint_and_rasa_alone_drops_it(tmp_path: Path) -> None:
+    _, baseline = baseline_files(tmp_path / "baseline", None)
+    credentials, endpoints = floor_files(tmp_path / "floor", None)
+    assert "nlg" not in (yaml.safe_load(baseline.read_text()) or {})
+    nlg = yaml.safe_load(endpoints.read_text())["nlg"]
+    assert nlg["type"] == "nlg.gateway.GatewayNLG" and nlg["url"] == "${ROTA_NLG_URL}"
+    assert yaml.safe_load(credentials.read_text()) == {"rest": None}
+
+
+def test_app_and_rasa_alternate_at_the_ends_with_the_others_between() -> None:
+    app, rasa = Target("app", "a"), Target("rasa", "r")
+    engine, lowest = Target("engine", "e"), Target("floor", "f")
+    assert run_order(0, app, rasa, (None, None)) == (app, rasa)
+    assert run_order(1, app, rasa, (None, None)) == (rasa, app)
+    assert run_order(0, app, rasa, (engine, None)) == (app, engine, rasa)
+    assert run_order(1, app, rasa, (engine, None)) == (rasa, engine, app)
+    assert run_order(0, app, rasa, (engine, lowest)) == (app, engine, lowest, rasa)
+    assert run_order(1, app, rasa, (engine, lowest)) == (rasa, lowest, engine, app)
+
+
+def with_floor() -> Results:
+    results = recorded_results()
+    results.latency = [
+        Comparison(
+            "8 people at once",
+            app=[Summary(22, 30, 30, 320)],
+            rasa=[Summary(20, 25, 20, 320)],
+            floor=[Summary(21, 26, 24, 320)],
+        )
+    ]
+    results.throughput_floor = [80.0]
+    return results
+
+
+def test_floor_tables_put_the_three_ratios_side_by_side() -> None:
+    row = floor_table(with_floor().latency).splitlines()[2]
+    assert row == (
+        "| 8 people at once | 22 / 30 / 30 | 21 / 26 / 24 | 20 / 25 / 20 "
+        "| 1.10 / 1.20 / 1.50 | 1.05 / 1.04 / 1.20 | 1.05 / 1.15 / 1.25 |"
+    )
+    table = floor_throughput_table([50.0], [80.0], [100.0], "32 people, 5 s")
+    assert "| 32 people, 5 s | 50.0 | 80.0 | 100.0 | 0.50 | 0.80 | 0.62 |" in table
+
+
+def test_the_floor_section_appears_only_when_the_floor_was_measured() -> None:
+    assert "architecture floor" not in document(recorded_results())
+    text = document(with_floor())
+    section = text.split("## The architecture floor")[1].split("\n## ")[0]
+    assert "| 8 people at once | 22 / 30 / 30 | 21 / 26 / 24 |" in section
+    assert "| 0.50 | 0.80 | 0.62 |" in section
+    # The headline tables and the targets stay app / Rasa.
+    assert "app / Rasa throughput at saturation | 0.50 | ≥ 0.90 ✗" in text
+
+
+def test_raw_numbers_with_the_floor_render_the_same_and_older_ones_still_load() -> None:
+    results = with_floor()
+    raw = json.loads(json.dumps(dataclasses.asdict(results), default=str))
+    assert document(results_from_dict(raw)) == document(results)
+    older = json.loads(json.dumps(dataclasses.asdict(recorded_results()), default=str))
+    del older["throughput_floor"]
+    for c in older["latency"]:
+        del c["floor"]
+    assert document(results_from_dict(older)) == document(recorded_results())
