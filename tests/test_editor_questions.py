@@ -27,7 +27,7 @@ NEW_TOPIC_TEXTS = {
 }
 NEW_TOPIC_EXAMPLES = {
     "en": [
-        "how much is the visa fee",
+        "how much is the fee for a visa",
         "what does a visa cost",
         "who do I pay the visa fee to",
         "how much money for the visa",
