@@ -177,9 +177,19 @@ def baseline_files(work_dir: Path, stores: EngineStores | None) -> tuple[Path, P
 
 
 @contextlib.contextmanager
-def baseline_rasa(model: Path, work_dir: Path, stores: EngineStores | None) -> Iterator[Baseline]:
-    """Plain Rasa on the given model until the block ends; logs in work_dir/rasa-baseline.log."""
-    credentials, endpoints = baseline_files(work_dir, stores)
+def plain_rasa(
+    model: Path,
+    work_dir: Path,
+    stores: EngineStores | None,
+    files: tuple[Path, Path],
+    nlg_url: str,
+    log_name: str,
+) -> Iterator[tuple[str, int, float]]:
+    """Rasa's REST channel on `model` with these credentials and endpoints until the block ends.
+
+    Yields its URL, pid and seconds to ready; logs in work_dir/log_name.
+    """
+    credentials, endpoints = files
     token = secrets.token_urlsafe(24)
     port = free_port()
     extra = production_store_env(stores.tracker_db, stores.redis_url) if stores else {}
@@ -188,8 +198,8 @@ def baseline_rasa(model: Path, work_dir: Path, stores: EngineStores | None) -> I
         model,
         port,
         token,
-        "http://127.0.0.1:9/unused",
-        work_dir / "rasa-baseline.log",
+        nlg_url,
+        work_dir / log_name,
         endpoints=str(endpoints),
         credentials=str(credentials),
         extra_env=extra,
@@ -197,9 +207,19 @@ def baseline_rasa(model: Path, work_dir: Path, stores: EngineStores | None) -> I
     try:
         url = f"http://127.0.0.1:{port}"
         wait_engine(url, token, RASA_LOAD_SECONDS, process)
-        yield Baseline(url=url, pid=process.pid, ready_s=time.perf_counter() - began)
+        yield url, process.pid, time.perf_counter() - began
     finally:
         stop(process)
+
+
+@contextlib.contextmanager
+def baseline_rasa(model: Path, work_dir: Path, stores: EngineStores | None) -> Iterator[Baseline]:
+    """Plain Rasa on the given model until the block ends; logs in work_dir/rasa-baseline.log."""
+    files = baseline_files(work_dir, stores)
+    unused = "http://127.0.0.1:9/unused"
+    with plain_rasa(model, work_dir, stores, files, unused, "rasa-baseline.log") as running:
+        url, pid, ready_s = running
+        yield Baseline(url=url, pid=pid, ready_s=ready_s)
 
 
 def floor_files(work_dir: Path, stores: EngineStores | None) -> tuple[Path, Path]:
@@ -229,31 +249,18 @@ def start_floor_nlg(port: int, log_file: Path) -> subprocess.Popen[bytes]:
 @contextlib.contextmanager
 def floor_rasa(model: Path, work_dir: Path, stores: EngineStores | None) -> Iterator[Floor]:
     """Plain Rasa whose `nlg:` is the minimal NLG server, until the block ends; logs in work_dir."""
-    credentials, endpoints = floor_files(work_dir, stores)
-    nlg_port, port = free_port(), free_port()
+    files = floor_files(work_dir, stores)
+    nlg_port = free_port()
     nlg = start_floor_nlg(nlg_port, work_dir / "floor-nlg.log")
     try:
         nlg_url = f"http://127.0.0.1:{nlg_port}"
         wait_ok(nlg_url, 30, nlg)
-        token = secrets.token_urlsafe(24)
-        extra = production_store_env(stores.tracker_db, stores.redis_url) if stores else {}
-        began = time.perf_counter()
-        process = start_rasa(
-            model,
-            port,
-            token,
-            f"{nlg_url}/nlg",
-            work_dir / "rasa-floor.log",
-            endpoints=str(endpoints),
-            credentials=str(credentials),
-            extra_env=extra,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_engine(url, token, RASA_LOAD_SECONDS, process)
-            yield Floor(url, process.pid, nlg.pid, time.perf_counter() - began)
-        finally:
-            stop(process)
+        with plain_rasa(model, work_dir, stores, files, f"{nlg_url}/nlg", "rasa-floor.log") as (
+            url,
+            pid,
+            ready_s,
+        ):
+            yield Floor(url, pid, nlg.pid, ready_s)
     finally:
         stop(nlg)
 
