@@ -80,15 +80,19 @@ PATTERN_HELP: dict[str, str] = {
 
 
 def load_schema(name: str, schema_dir: Path = SCHEMA_DIR) -> Draft202012Validator:
-    """The validator for content/schema/<name>.schema.json, read again only when it changes."""
-    path = schema_dir / f"{name}.schema.json"
-    return _validator(path, path.stat().st_mtime_ns)
+    """The validator for content/schema/<name>.schema.json, built again only when it changes."""
+    return _validator(_schema_text(schema_dir / f"{name}.schema.json"))
+
+
+def _schema_text(path: Path) -> str:
+    """A schema file's text."""
+    return path.read_text(encoding="utf-8")
 
 
 @functools.lru_cache(maxsize=64)
-def _validator(path: Path, _mtime_ns: int) -> Draft202012Validator:
-    """Build (and check) the validator for one version of a schema file."""
-    schema = json.loads(path.read_text(encoding="utf-8"))
+def _validator(text: str) -> Draft202012Validator:
+    """Build (and check) the validator for one version of a schema file (keyed by its text)."""
+    schema = json.loads(text)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
@@ -110,12 +114,25 @@ def schema_problems(
     data: Any, path: Path, schema: str, schema_dir: Path = SCHEMA_DIR
 ) -> list[ContentProblem]:
     """Every way `data` (loaded from `path`) breaks content/schema/<schema>.schema.json."""
-    validator = load_schema(schema, schema_dir)
+    schema_text = _schema_text(schema_dir / f"{schema}.schema.json")
+    instance = plain(data)
+    try:
+        document = json.dumps(instance, ensure_ascii=False)
+    except (TypeError, ValueError):  # a YAML value JSON cannot hold: check it directly
+        errors: Iterable[ValidationError] = _validator(schema_text).iter_errors(instance)
+    else:
+        errors = _errors(schema_text, document)
     problems: list[ContentProblem] = []
-    for error in validator.iter_errors(plain(data)):
+    for error in errors:
         problems.extend(_problems(error, data, path))
     problems.sort(key=lambda p: p.line)
     return problems
+
+
+@functools.lru_cache(maxsize=2048)
+def _errors(schema_text: str, document: str) -> tuple[ValidationError, ...]:
+    """A JSON document's schema errors, kept: an unchanged file is not validated again."""
+    return tuple(_validator(schema_text).iter_errors(json.loads(document)))
 
 
 def _key_text(key: Any) -> str:
