@@ -67,7 +67,7 @@ class Settings:
     rasa_timeout_seconds: float = 10.0
     waiting_ack_minutes: int = 10
     unclaimed_minutes: float = 5.0
-    distress_model_threshold: float = 0.10
+    distress_model_threshold: float = 0.20
     # Fernet keys for message bodies at rest: the first encrypts, all decrypt (rotation).
     data_keys: tuple[str, ...] = ()
     retention_days: int = 90
@@ -208,7 +208,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         timeout = float(env.get("RASA_TIMEOUT_SECONDS", "10"))
         waiting_ack = int(env.get("WAITING_ACK_MINUTES", "10"))
         unclaimed = float(env.get("UNCLAIMED_MINUTES", "5"))
-        distress_threshold = float(env.get("DISTRESS_MODEL_THRESHOLD", "0.10"))
+        distress_threshold = float(env.get("DISTRESS_MODEL_THRESHOLD", "0.20"))
         retention_days = int(env.get("RETENTION_DAYS", "90"))
         rate_per_person = int(env.get("RATE_LIMIT_PER_PERSON", "30"))
         rate_per_address = int(env.get("RATE_LIMIT_PER_ADDRESS", "120"))

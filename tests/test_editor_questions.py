@@ -65,6 +65,7 @@ def rasa_copy(target: Path) -> Path:
     for name in ("config.yml", "requirements.lock", "credentials.yml", "endpoints.yml"):
         shutil.copyfile(RASA_DIR / name, target / name)
     shutil.copytree(RASA_DIR / "channels", target / "channels")
+    shutil.copytree(RASA_DIR / "classifiers", target / "classifiers")
     (target / "domain").mkdir()
     shutil.copyfile(RASA_DIR / "domain" / "base.yml", target / "domain" / "base.yml")
     (target / "data").mkdir()

@@ -189,6 +189,7 @@ def test_the_tuning_set_picks_a_threshold_one_step_below_the_first_that_misses()
 
 
 def test_the_tuning_section_asks_to_lower_a_threshold_above_the_choice() -> None:
+    """The report says whether the gateway runs at half the choice, below it, or too high."""
     dev = {
         "model": "m",
         "distress_threshold": 0.10,
@@ -196,26 +197,40 @@ def test_the_tuning_section_asks_to_lower_a_threshold_above_the_choice() -> None
         "margin_steps": 1,
         "simulation_mismatches": 0,
         "languages": {"en": summarise(records())},
-        "sweep": sweep(records(), (0.10, 0.20)),
+        "sweep": sweep(records(), (0.05, 0.10, 0.15, 0.20)),
     }
     text = "\n".join(document.dev_section(dev))
     assert "chooses **0.20**" in text
-    assert "lower, on the safe side" in text
+    assert "the gateway runs with 0.1, 0.5 of it" in text
     assert "| 0.20 (chosen) |" in text and "| 0.10 (used) |" in text
-    dev["distress_threshold"] = 0.20
-    assert "the gateway runs with it" in "\n".join(document.dev_section(dev))
+    dev["distress_threshold"] = 0.05
+    assert "below 0.1 (0.5 of it): safe" in "\n".join(document.dev_section(dev))
+    dev["distress_threshold"] = 0.15
+    assert "set `distress_model_threshold` in `bot/settings.py` to 0.1**" in "\n".join(
+        document.dev_section(dev)
+    )
     dev["distress_threshold"] = 0.30
-    assert "lower `distress_model_threshold`" in "\n".join(document.dev_section(dev))
+    assert "higher than the tuning set allows" in "\n".join(document.dev_section(dev))
 
 
-def test_the_gateway_default_threshold_is_no_higher_than_the_tuning_set_allows() -> None:
-    """The tuning set bounds the distress threshold from above; the gateway stays within it."""
+def test_the_gateway_runs_at_half_the_tuning_sets_choice_rounded_down_to_a_step() -> None:
+    """0.40 gives 0.20, 0.35 gives 0.15 (0.175 rounded down), 0.05 stays 0.05, None stays None."""
+    steps = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35, 0.40, 0.50)
+    assert document.gateway_threshold(0.40, steps) == 0.20
+    assert document.gateway_threshold(0.35, steps) == 0.15
+    assert document.gateway_threshold(0.05, steps) == 0.05
+    assert document.gateway_threshold(None, steps) is None
+
+
+def test_the_gateway_default_threshold_is_the_one_the_tuning_set_gives() -> None:
+    """The gateway's default distress threshold is half the tuning set's choice (make eval)."""
     from bot.settings import Settings
 
     dev = document.load("dev")
     assert dev is not None, "docs/quality/dev.json is missing: run `make eval`"
     default = Settings.__dataclass_fields__["distress_model_threshold"].default
-    assert dev["chosen_threshold"] is not None and default <= dev["chosen_threshold"]
+    assert dev["chosen_threshold"] is not None
+    assert default == dev["gateway_threshold"] <= dev["chosen_threshold"]
 
 
 def test_general_advice_for_an_uncovered_country_answers_a_destination_question() -> None:

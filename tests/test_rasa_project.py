@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -31,6 +32,26 @@ def test_rasa_data_validate_runs_clean(tmp_path: Path) -> None:
         },
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_the_tfidf_classifier_answers_the_same_after_storing_and_loading(tmp_path: Path) -> None:
+    """The custom classifier, trained through Rasa's own featurizers, stored and loaded back,
+    ranks every probe as before, with sklearn's own probabilities summing to one."""
+    check = Path(__file__).parent / "engine" / "tfidf_classifier_check.py"
+    result = subprocess.run(
+        [str(RASA_BIN.parent / "python"), str(check)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    facts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert facts["intents"][:3] == ["documents", "warning_signs", "distress"]
+    assert facts["same_after_loading"] is True
+    assert facts["max_difference_from_sklearn"] < 1e-9
+    assert all(abs(total - 1.0) < 1e-9 for total in facts["ranking_sums"])
 
 
 def test_every_intent_has_a_topic_and_every_response_names_one() -> None:

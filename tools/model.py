@@ -27,6 +27,7 @@ KEEP_MODELS = 3
 def training_inputs(rasa_dir: Path = RASA_DIR) -> list[Path]:
     """Every file that changes what the model learns."""
     files = [rasa_dir / "config.yml", rasa_dir / "requirements.lock"]
+    files += sorted((rasa_dir / "classifiers").glob("*.py"))  # custom components config.yml names
     files += sorted((rasa_dir / "domain").glob("*.yml"))
     files += sorted((rasa_dir / "data").rglob("*.yml"))
     return files

@@ -20,6 +20,10 @@ QUALITY_DIR = ROOT / "docs" / "quality"
 LANGUAGES = ("en", "pt", "es")
 TARGET_ACCURACY = 0.92
 TARGET_RECALL = 0.99
+# The gateway runs at this share of the tuning set's choice (rounded down to a sweep step):
+# the tuning set holds ~64 distress messages a language, written by people who knew they
+# were writing distress; real ones may score lower. 0.10 of 0.20 since the first tuning run.
+GATEWAY_SHARE = 0.5
 TARGET_FALSE = 0.03
 
 Figures = dict[str, Any]
@@ -228,6 +232,17 @@ def sweep_section(heldout: Figures) -> list[str]:
     ]
 
 
+def gateway_threshold(chosen: float | None, steps: Sequence[float]) -> float | None:
+    """The threshold the gateway runs with: GATEWAY_SHARE of the tuning set's choice, on a step.
+
+    Rounded down to one of `steps` (never below the lowest); None when nothing was chosen.
+    """
+    if chosen is None:
+        return None
+    below = [step for step in steps if step <= chosen * GATEWAY_SHARE + 1e-9]
+    return max(below) if below else min(steps)
+
+
 def dev_section(dev: Figures) -> list[str]:
     """The tuning set: its figures, its sweep and the distress threshold it chooses."""
     langs = dev["languages"]
@@ -239,18 +254,29 @@ def dev_section(dev: Figures) -> list[str]:
             f"chosen, and the gateway keeps {used}. Add distress training sentences."
         )
     else:
-        if chosen == used:
-            agrees = "the gateway runs with it"
-        elif used < chosen:
+        portion = GATEWAY_SHARE
+        meant = gateway_threshold(chosen, [float(row["threshold"]) for row in dev["sweep"]])
+        if used > chosen:
             agrees = (
-                f"the gateway runs with {used}, lower, on the safe side: the choice is the "
-                "highest the threshold may go, and a lower one costs false escalations, never "
-                "recall"
+                f"**the gateway runs with {used}, higher than the tuning set allows: set "
+                f"`distress_model_threshold` in `bot/settings.py` to {meant}**"
+            )
+        elif used == meant:
+            agrees = (
+                f"the gateway runs with {used}, {portion:g} of it (rounded down to a step): the "
+                "choice is the highest the threshold may go, the tuning set's distress "
+                "messages may score higher than real ones, and a lower threshold costs false "
+                "escalations, never recall"
+            )
+        elif meant is not None and used < meant:
+            agrees = (
+                f"the gateway runs with {used}, below {meant} ({portion:g} of it): safe, but it "
+                f"escalates more ordinary questions than needed; {meant} is the rule's value"
             )
         else:
             agrees = (
-                f"**the gateway runs with {used}, higher than the tuning set allows: lower "
-                "`distress_model_threshold` in `bot/settings.py`**"
+                f"**the gateway runs with {used}, above {meant} ({portion:g} of the choice): "
+                f"set `distress_model_threshold` in `bot/settings.py` to {meant}**"
             )
         verdict = f"By this rule the tuning set chooses **{chosen:.2f}**; {agrees}."
     return [

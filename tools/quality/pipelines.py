@@ -42,6 +42,7 @@ def project_copy(config: Path, name: str) -> Path:
     target.mkdir(parents=True)
     shutil.copy(RASA_DIR / "requirements.lock", target)
     shutil.copytree(RASA_DIR / "domain", target / "domain")
+    shutil.copytree(RASA_DIR / "classifiers", target / "classifiers")
     shutil.copytree(RASA_DIR / "data", target / "data")
     shutil.copy(config, target / "config.yml")
     return target
