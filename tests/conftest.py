@@ -43,8 +43,20 @@ def content_copy(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database at the newest schema, migrated once a session."""
+    from bot.db.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("migrated") / "rota.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
+def sqlite_url(tmp_path: Path, migrated_sqlite: Path) -> str:
+    """A private SQLite database at the newest schema (a copy: `database_url` tests migrating)."""
+    shutil.copyfile(migrated_sqlite, tmp_path / "rota.db")
     return f"sqlite:///{tmp_path / 'rota.db'}"
 
 
