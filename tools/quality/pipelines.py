@@ -76,6 +76,7 @@ def compare(config: Path, name: str, with_crossval: bool) -> dict[str, Any]:
         "description": description(config),
         "model": model.name.removesuffix(".tar.gz"),
         "train_seconds": round(seconds, 1),
+        "measured": str(describe()["date"])[:10],  # rows of earlier runs keep their own date
         "heldout": {
             "accuracy": {lang: langs[lang]["topic_accuracy"] for lang in langs},
             "macro_f1": {lang: langs[lang]["macro_f1"] for lang in langs},
