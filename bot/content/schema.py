@@ -79,16 +79,6 @@ PATTERN_HELP: dict[str, str] = {
 }
 
 
-def load_schema(name: str, schema_dir: Path = SCHEMA_DIR) -> Draft202012Validator:
-    """The validator for content/schema/<name>.schema.json, built again only when it changes."""
-    return _validator(_schema_text(schema_dir / f"{name}.schema.json"))
-
-
-def _schema_text(path: Path) -> str:
-    """A schema file's text."""
-    return path.read_text(encoding="utf-8")
-
-
 @functools.lru_cache(maxsize=64)
 def _validator(text: str) -> Draft202012Validator:
     """Build (and check) the validator for one version of a schema file (keyed by its text)."""
@@ -114,7 +104,8 @@ def schema_problems(
     data: Any, path: Path, schema: str, schema_dir: Path = SCHEMA_DIR
 ) -> list[ContentProblem]:
     """Every way `data` (loaded from `path`) breaks content/schema/<schema>.schema.json."""
-    schema_text = _schema_text(schema_dir / f"{schema}.schema.json")
+    # Validators and results are cached by the schema's text: an edited schema is read anew.
+    schema_text = (schema_dir / f"{schema}.schema.json").read_text(encoding="utf-8")
     instance = plain(data)
     try:
         document = json.dumps(instance, ensure_ascii=False)

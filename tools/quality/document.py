@@ -254,7 +254,6 @@ def dev_section(dev: Figures) -> list[str]:
             f"chosen, and the gateway keeps {used}. Add distress training sentences."
         )
     else:
-        portion = GATEWAY_SHARE
         meant = gateway_threshold(chosen, [float(row["threshold"]) for row in dev["sweep"]])
         if used > chosen:
             agrees = (
@@ -263,19 +262,19 @@ def dev_section(dev: Figures) -> list[str]:
             )
         elif used == meant:
             agrees = (
-                f"the gateway runs with {used}, {portion:g} of it (rounded down to a step): the "
-                "choice is the highest the threshold may go, the tuning set's distress "
+                f"the gateway runs with {used}, {GATEWAY_SHARE:g} of it (rounded down to a "
+                "step): the choice is the highest the threshold may go, the tuning set's distress "
                 "messages may score higher than real ones, and a lower threshold costs false "
                 "escalations, never recall"
             )
         elif meant is not None and used < meant:
             agrees = (
-                f"the gateway runs with {used}, below {meant} ({portion:g} of it): safe, but it "
-                f"escalates more ordinary questions than needed; {meant} is the rule's value"
+                f"the gateway runs with {used}, below {meant} ({GATEWAY_SHARE:g} of it): safe, "
+                f"but it escalates more ordinary questions than needed; {meant} is the rule's value"
             )
         else:
             agrees = (
-                f"**the gateway runs with {used}, above {meant} ({portion:g} of the choice): "
+                f"**the gateway runs with {used}, above {meant} ({GATEWAY_SHARE:g} of the choice): "
                 f"set `distress_model_threshold` in `bot/settings.py` to {meant}**"
             )
         verdict = f"By this rule the tuning set chooses **{chosen:.2f}**; {agrees}."

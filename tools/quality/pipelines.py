@@ -12,6 +12,7 @@ pipeline that rasa_project/config.yml holds marked as kept.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import shutil
 import sys
@@ -76,7 +77,7 @@ def compare(config: Path, name: str, with_crossval: bool) -> dict[str, Any]:
         "description": description(config),
         "model": model.name.removesuffix(".tar.gz"),
         "train_seconds": round(seconds, 1),
-        "measured": str(describe()["date"])[:10],  # rows of earlier runs keep their own date
+        "measured": dt.datetime.now(dt.UTC).date().isoformat(),  # earlier rows keep theirs
         "heldout": {
             "accuracy": {lang: langs[lang]["topic_accuracy"] for lang in langs},
             "macro_f1": {lang: langs[lang]["macro_f1"] for lang in langs},
