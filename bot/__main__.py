@@ -13,6 +13,10 @@ from bot.db import crypto
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
 
+# How long the server keeps an idle connection open. Clients that pool connections must
+# let them go sooner, or they may write into one being closed (Rasa's NLG keeps 15 s).
+KEEP_ALIVE_SECONDS = 75
+
 
 async def rotate_keys_command(settings: Settings) -> int:
     """Re-encrypt every message and note body under the newest key of DATA_KEYS."""
@@ -147,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         log_config=None,
         # Open live-queue streams must not hold a restart forever.
         timeout_graceful_shutdown=5,
+        # Longer than the idle time of Rasa's NLG connection pool (rasa_project/nlg/gateway.py).
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     return 0
 

@@ -54,6 +54,31 @@ def test_the_tfidf_classifier_answers_the_same_after_storing_and_loading(tmp_pat
     assert all(abs(total - 1.0) < 1e-9 for total in facts["ranking_sums"])
 
 
+def test_a_reply_is_not_lost_when_the_gateway_closes_an_idle_connection(tmp_path: Path) -> None:
+    """Rasa's NLG sends a reply's request again when the kept-alive connection it used broke
+    (the gateway closed it while Rasa was busy), so the person gets the answer, not "I did
+    not understand"; a dropped request is asked twice at most and a slow one once."""
+    check = Path(__file__).parent / "engine" / "nlg_connection_check.py"
+    result = subprocess.run(
+        [str(RASA_BIN.parent / "python"), str(check)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    facts = json.loads(result.stdout.strip().splitlines()[-1])
+    # Each of the three replies after an idle spell reused a connection the server had
+    # closed: every one is answered, on a new connection.
+    assert facts["idle_close"] == {"answered": [True, True, True, True], "connections": 4}
+    assert facts["dropped"]["answered"] is False
+    assert facts["dropped"]["requests"] == 2
+    assert facts["stalled"]["answered"] is False
+    assert facts["stalled"]["requests"] == 1
+    assert facts["stalled"]["seconds"] < 2 * facts["timeout_seconds"]
+
+
 def test_every_intent_has_a_topic_and_every_response_names_one() -> None:
     """Intents map to topic ids; domain responses carry a topic id and no text."""
     assert set(DOMAIN["intents"]) <= set(INTENT_TO_TOPIC)

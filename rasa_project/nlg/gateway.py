@@ -7,6 +7,14 @@ jsonschema. The gateway's NLG endpoint (bot/nlg.py) reads only the response name
 newest user message's metadata (language, country, channel) and its intent ranking.
 This generator sends the same request format (response, id, arguments, tracker,
 channel) with the tracker cut down to those, over one connection pool per event loop.
+
+A kept-alive connection can die under a request: the gateway closes one that sat idle
+for its keep-alive time, and if Rasa was busy (NLU, policies) when that close arrived
+it still writes the next reply's request into it. Rasa then drops the reply and the
+person reads "I did not understand". So idle connections are let go well before the
+gateway's keep-alive (bot/__main__.py), and a request whose connection broke before
+an answer is sent once more on another: rendering a reply changes nothing, so asking
+twice is safe. A timeout is not retried (the gateway is slow, not gone).
 """
 
 import asyncio
@@ -23,6 +31,11 @@ from rasa.utils.endpoints import EndpointConfig
 logger = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 5.0
+# An idle pooled connection is closed after this long, well inside the gateway's
+# keep-alive (KEEP_ALIVE_SECONDS in bot/__main__.py, 75 s).
+IDLE_SECONDS = 15.0
+# Connection broken before an answer (reset, broken pipe, closed by the server).
+BROKEN = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 # Keys of a bot message Rasa knows how to send; an answer needs at least one.
 MESSAGE_KEYS = ("text", "custom", "buttons", "image", "attachment", "elements", "quick_replies")
 
@@ -59,6 +72,7 @@ class GatewayNLG(NaturalLanguageGenerator):
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
             self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(keepalive_timeout=IDLE_SECONDS),
                 headers=self._endpoint.headers,
                 timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
             )
@@ -83,15 +97,21 @@ class GatewayNLG(NaturalLanguageGenerator):
         }
         params = self._endpoint.combine_parameters()
         try:
-            async with self._client().post(
-                self._endpoint.url, json=body, params=params
-            ) as response:
-                if response.status != 200:
-                    raise RasaException(f"NLG endpoint answered HTTP {response.status}")
-                content = await response.json(content_type=None)
+            try:
+                content = await self._post(body, params)
+            except BROKEN as exc:
+                logger.info("NLG connection broke (%s); asking again", type(exc).__name__)
+                content = await self._post(body, params)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
             logger.warning("NLG endpoint unreachable: %s", type(exc).__name__)
             raise RasaException(f"NLG endpoint failed: {type(exc).__name__}") from exc
         if not isinstance(content, dict) or not any(key in content for key in MESSAGE_KEYS):
             raise RasaException("NLG endpoint returned an invalid response")
         return content
+
+    async def _post(self, body: Dict[Text, Any], params: Dict[Text, Any]) -> Any:
+        """One POST to the endpoint; its JSON body (RasaException on a non-200 answer)."""
+        async with self._client().post(self._endpoint.url, json=body, params=params) as response:
+            if response.status != 200:
+                raise RasaException(f"NLG endpoint answered HTTP {response.status}")
+            return await response.json(content_type=None)
