@@ -11,6 +11,7 @@ or `human_handoff` topic, or a distress score reaching DISTRESS_MODEL_THRESHOLD,
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from dataclasses import dataclass, field
 
@@ -30,6 +31,8 @@ from bot.safety import SafetyKind, check_message
 from bot.settings import SUPPORTED_LANGUAGES, Settings
 from bot.text import fold
 from bot.topics import ESCALATING_TOPICS, INTENT_TOPICS
+
+log = logging.getLogger(__name__)
 
 # A message this short that names a language is a request to switch to it.
 MAX_WORDS_LANGUAGE_SWITCH = 5
@@ -335,6 +338,10 @@ class Decider:
         engine_replies = await self._engine.send(
             conversation.id, text, self._render_context(conversation)
         )
+        if not engine_replies:
+            # Rasa drops a reply its NLG call could not fetch: the person reads "unclear".
+            metrics.ENGINE_NO_REPLY.inc()
+            log.warning("the engine answered a message with no reply; answered as unclear")
         plan = Plan()
         threshold = self._settings.distress_model_threshold
         if any(r.distress_score >= threshold for r in engine_replies):

@@ -18,6 +18,11 @@ ESCALATIONS = Counter(
 ENGINE_ERRORS = Counter(
     "rota_engine_errors_total", "Messages the Rasa engine could not answer", registry=REGISTRY
 )
+ENGINE_NO_REPLY = Counter(
+    "rota_engine_no_reply_total",
+    "Messages Rasa took but answered with nothing (a reply it could not render is lost)",
+    registry=REGISTRY,
+)
 HANDLE_SECONDS = Histogram(
     "rota_handle_seconds",
     "Time to answer one inbound message",

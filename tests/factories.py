@@ -37,6 +37,8 @@ class FakeRasa:
     up: bool = True
     distress_score: float = 0.0
     delay: float = 0.0
+    # False: Rasa takes the message but could not fetch its reply from our NLG endpoint.
+    renders: bool = True
     received: list[dict[str, Any]] = field(default_factory=list)
     forgotten: list[str] = field(default_factory=list)
 
@@ -58,6 +60,8 @@ class FakeRasa:
             return httpx.Response(401, json={"error": "missing or wrong token"})
         body = json.loads(request.content)
         self.received.append(body)
+        if not self.renders:
+            return httpx.Response(200, json=[])
         topic = self.route(body["message"])
         meta = body.get("metadata") or {}
         rendered = self.content.render(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from bot.db.models import Conversation, Message, Person
-from tests.factories import App
+from tests.factories import App, message
 
 pytestmark = pytest.mark.anyio
 
@@ -135,6 +137,25 @@ async def test_metrics_show_the_outage_backlog_and_engine_errors(gateway: App) -
     assert sample(metrics, "rota_outbox_depth") == 0  # the web chat fetches its replies
     for name in ("rota_handle_seconds_bucket", "rota_queue_wait_seconds_bucket"):
         assert name in metrics
+
+
+async def test_a_reply_the_engine_lost_is_counted_and_logged_without_the_text(
+    gateway: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When Rasa takes a message but answers with nothing, the person is asked to say it
+    another way, and the operator sees it in /metrics and the log (which holds no words)."""
+    gateway.rasa.renders = False
+    words = "o meu contrato de trabalho tem uma cláusula estranha"
+    async with gateway.client() as client:
+        before = sample((await client.get("/metrics")).text, "rota_engine_no_reply_total")
+        with caplog.at_level(logging.WARNING, logger="bot.decisions"):
+            answer = await client.post("/api/web/messages", json=message("m3", words))
+        metrics = (await client.get("/metrics")).text
+    assert answer.status_code == 200
+    assert answer.json()["replies"][0]["topic"] == "fallback"
+    assert sample(metrics, "rota_engine_no_reply_total") == before + 1
+    assert "no reply" in caplog.text
+    assert "contrato" not in caplog.text
 
 
 def sample(exposition: str, name: str) -> float:
