@@ -28,6 +28,34 @@ if TYPE_CHECKING:
     from tests.fakes.twilio_api import FakeTwilio
 
 STACK_REDIS_URL = "redis://127.0.0.1:6379/3"  # a Redis db of the end-to-end stack's own
+# Lines of each stack log shown under a failed end-to-end test (the logs hold no texts).
+LOG_TAIL_LINES = 80
+
+
+def stacks_of(item: pytest.Item) -> list[Stack]:
+    """The running stacks a test used, directly or inside a fixture's tuple."""
+    found: list[Stack] = []
+    for value in getattr(item, "funcargs", {}).values():
+        for candidate in value if isinstance(value, tuple) else (value,):
+            if isinstance(candidate, Stack) and candidate not in found:
+                found.append(candidate)
+    return found
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Show the end of Rasa's and the gateway's logs under a failed end-to-end test."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when != "call" or not report.failed:
+        return
+    for stack in stacks_of(item):
+        for name in ("rasa.log", "gateway.log"):
+            log = stack.log_dir / name
+            if log.exists():
+                lines = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+                title = f"{log.parent.name}/{name}, last {len(lines)} lines"
+                report.sections.append((title, "\n".join(lines)))
 
 
 @pytest.fixture
