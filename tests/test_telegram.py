@@ -447,7 +447,10 @@ def test_an_update_stored_but_not_answered_is_answered_when_telegram_retries(
         assert post(client, telegram_update("text")) == 503
         assert rows(app, "SELECT handled_at FROM messages WHERE direction = 'in'") == [(None,)]
         answer_file.write_text(good)
-        time.sleep(1.2)  # the content store notices edits within half a second
+        store = parts(app).content
+        deadline = time.monotonic() + 10  # it looks every half second, then loads in a thread
+        while not store.loaded and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert post(client, telegram_update("text")) == 200
         assert post(client, telegram_update("text")) == 200
         drain(client, app)
