@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -34,20 +35,25 @@ def test_rasa_data_validate_runs_clean(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
-def test_the_tfidf_classifier_answers_the_same_after_storing_and_loading(tmp_path: Path) -> None:
-    """The custom classifier, trained through Rasa's own featurizers, stored and loaded back,
-    ranks every probe as before, with sklearn's own probabilities summing to one."""
-    check = Path(__file__).parent / "engine" / "tfidf_classifier_check.py"
+def engine_check(script: str, home: Path, timeout: float) -> dict[str, Any]:
+    """Run a tests/engine script with the engine's Python 3.10; the JSON facts it prints last."""
     result = subprocess.run(
-        [str(RASA_BIN.parent / "python"), str(check)],
+        [str(RASA_BIN.parent / "python"), str(Path(__file__).parent / "engine" / script)],
         capture_output=True,
         text=True,
         check=False,
-        timeout=300,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=timeout,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    facts = json.loads(result.stdout.strip().splitlines()[-1])
+    facts: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return facts
+
+
+def test_the_tfidf_classifier_answers_the_same_after_storing_and_loading(tmp_path: Path) -> None:
+    """The custom classifier, trained through Rasa's own featurizers, stored and loaded back,
+    ranks every probe as before, with sklearn's own probabilities summing to one."""
+    facts = engine_check("tfidf_classifier_check.py", tmp_path, timeout=300)
     assert facts["intents"][:3] == ["documents", "warning_signs", "distress"]
     assert facts["same_after_loading"] is True
     assert facts["max_difference_from_sklearn"] < 1e-9
@@ -58,17 +64,7 @@ def test_a_reply_is_not_lost_when_the_gateway_closes_an_idle_connection(tmp_path
     """Rasa's NLG sends a reply's request again when the kept-alive connection it used broke
     (the gateway closed it while Rasa was busy), so the person gets the answer, not "I did
     not understand"; a dropped request is asked twice at most and a slow one once."""
-    check = Path(__file__).parent / "engine" / "nlg_connection_check.py"
-    result = subprocess.run(
-        [str(RASA_BIN.parent / "python"), str(check)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    facts = json.loads(result.stdout.strip().splitlines()[-1])
+    facts = engine_check("nlg_connection_check.py", tmp_path, timeout=120)
     # Each of the three replies after an idle spell reused a connection the server had
     # closed: every one is answered, on a new connection.
     assert facts["idle_close"] == {"answered": [True, True, True, True], "connections": 4}
