@@ -33,6 +33,7 @@ from tests.channel_kit import (
 )
 from tests.factories import App, build_app
 from tests.fakes.telegram_api import FakeTelegram, running_fake_telegram
+from tests.faults.harness import wait_until
 
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 CHAT = 5550001
@@ -441,16 +442,13 @@ def test_an_update_stored_but_not_answered_is_answered_when_telegram_retries(
         telegram.wait_for("setWebhook")
         channel = parts(app).telegram
         assert channel is not None
-        deadline = time.monotonic() + 10
-        while not channel.connected and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: channel.connected, timeout=10, pause=0.02)
         assert post(client, telegram_update("text")) == 503
         assert rows(app, "SELECT handled_at FROM messages WHERE direction = 'in'") == [(None,)]
         answer_file.write_text(good)
         store = parts(app).content
-        deadline = time.monotonic() + 10  # it looks every half second, then loads in a thread
-        while not store.loaded and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # It looks every half second, then loads in a thread.
+        wait_until(lambda: store.loaded, timeout=10, pause=0.05)
         assert post(client, telegram_update("text")) == 200
         assert post(client, telegram_update("text")) == 200
         drain(client, app)
