@@ -28,7 +28,7 @@ from bot.safety import check_message
 from bot.settings import Settings
 from bot.topics import CORE_TOPICS, INTENT_TO_TOPIC
 from tools.model import CONTENT_DIR, ROOT
-from tools.quality.document import TARGET_RECALL, gateway_threshold, share
+from tools.quality.document import TARGET_RECALL, share
 from tools.quality.metrics import Pair, accuracy, confusion, label_scores, macro_f1
 from tools.quality.metrics import reference_labels as expected_labels
 from tools.stack import running_stack
@@ -334,7 +334,4 @@ def evaluate(
     if "dev" in results:
         results["dev"]["chosen_threshold"] = choose_threshold(results["dev"]["sweep"])
         results["dev"]["margin_steps"] = MARGIN_STEPS
-        results["dev"]["gateway_threshold"] = gateway_threshold(
-            results["dev"]["chosen_threshold"], SWEEP
-        )
     return results, records
