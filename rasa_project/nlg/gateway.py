@@ -34,7 +34,8 @@ TIMEOUT_SECONDS = 5.0
 # An idle pooled connection is closed after this long, well inside the gateway's
 # keep-alive (KEEP_ALIVE_SECONDS in bot/__main__.py, 75 s).
 IDLE_SECONDS = 15.0
-# Connection broken before an answer (reset, broken pipe, closed by the server).
+# The connection failed before an answer: reset, broken pipe, closed by the server, or
+# refused when opened.
 BROKEN = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 # Keys of a bot message Rasa knows how to send; an answer needs at least one.
 MESSAGE_KEYS = ("text", "custom", "buttons", "image", "attachment", "elements", "quick_replies")
